@@ -1,0 +1,84 @@
+# rlm: the two commands a newcomer needs are `make run` (the main job) and
+# `make test` (the whole test suite). Each installs or builds what it needs.
+
+GO ?= go
+# ggml's CPU kernels need the host's vector extensions (AVX2, FMA, ...) or
+# run several times slower. Override for portable binaries: CGO_CFLAGS=-O2.
+CGO_CFLAGS ?= -O3 -march=native
+CGO_CXXFLAGS ?= -O3 -march=native
+export CGO_ENABLED = 1
+export CGO_CFLAGS
+export CGO_CXXFLAGS
+
+OLLAMA_MODULE := github.com/ollama/ollama
+HEADERS := third_party/include
+# Where generated models and downloads for `make run` and `make bench` go.
+WORK ?= $(CURDIR)/.work
+TEST_TIMEOUT ?= 60m
+BENCH ?= .
+BENCHTIME ?= 5x
+
+.PHONY: all deps headers build vet test bench peer run cuda clean
+
+all: build
+
+# deps installs the system packages the build and the tests need when they
+# are missing (Debian/Ubuntu): a C/C++ toolchain for cgo, Python 3 for the
+# REPL, Node.js/npm for the independent Parquet reader, Chromium for the
+# trajectory page test. Tests that need an optional tool skip cleanly
+# without it, so a failed optional install is not fatal.
+deps:
+	@./third_party/deps.sh
+
+headers: $(HEADERS)/.staged
+
+# Copy llama.cpp's and ggml's public headers out of the pinned module so that
+# our cgo code can include them. Depends on go.mod: moving the pin restages.
+$(HEADERS)/.staged: go.mod
+	@set -e; $(GO) mod download $(OLLAMA_MODULE); \
+	dir=$$($(GO) list -m -f '{{.Dir}}' $(OLLAMA_MODULE)); \
+	rm -rf $(HEADERS); mkdir -p $(HEADERS); \
+	cp $$dir/llama/llama.cpp/include/llama.h $(HEADERS)/; \
+	cp $$dir/ml/backend/ggml/ggml/include/*.h $(HEADERS)/; \
+	chmod u+w $(HEADERS)/*.h; touch $@; \
+	echo "staged llama.cpp headers from $$dir into $(HEADERS)"
+
+build: headers
+	$(GO) build ./...
+
+vet: headers
+	$(GO) vet ./...
+
+# The whole suite runs under the race detector: the C code of llama.cpp is
+# not instrumented, so it compiles once more for -race (a few minutes, then
+# cached) but runs at full speed, while every Go path that crosses into C
+# (hooks, callbacks, several contexts in several goroutines) is checked.
+test: deps headers
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || \
+	  { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+# Benchmarks run without the race detector. RLM_BENCH_MODEL=path.gguf
+# measures a model of your own; RLM_BENCH_THREADS sets the threads.
+bench: headers
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) ./...
+
+# peer compares our binding with node-llama-cpp (prebuilt llama.cpp) on the
+# same GGUF: identical greedy text, and prompt throughput side by side.
+# PEER_MODEL=path.gguf uses your model (throughput only).
+peer: headers
+	./third_party/peers/node-llama-cpp/run.sh $(PEER_MODEL)
+
+run: headers
+	@mkdir -p $(WORK)
+	$(GO) run ./examples/mkmodel -o $(WORK)/tiny.gguf
+	$(GO) run ./examples/generate -model $(WORK)/tiny.gguf -prompt "Once upon a time" -n 40
+
+# cuda builds ggml's CUDA backend as a loadable library from the pinned
+# sources, for llama.LoadBackend("third_party/lib/libggml-cuda.so").
+cuda: headers
+	@./third_party/build-cuda.sh
+
+clean:
+	rm -rf $(HEADERS) third_party/lib third_party/build $(WORK)

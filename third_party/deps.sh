@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need on a Debian or Ubuntu machine
+# that has Go: a C/C++ toolchain for cgo (required), and Python 3 (the REPL),
+# Node.js with npm (independent readers in tests) and Chromium (the trajectory
+# page test), whose tests skip cleanly when they are absent.
+set -uo pipefail
+
+missing_required=()
+missing_optional=()
+command -v gcc >/dev/null || missing_required+=(gcc)
+command -v g++ >/dev/null || missing_required+=(g++)
+command -v make >/dev/null || missing_required+=(make)
+command -v git >/dev/null || missing_optional+=(git)
+command -v python3 >/dev/null || missing_required+=(python3)
+command -v npm >/dev/null || missing_optional+=(nodejs npm)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || missing_optional+=(chromium)
+
+if [ ${#missing_required[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ]; then
+	exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null; then sudo="sudo"; fi
+fi
+
+if command -v apt-get >/dev/null && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
+	echo "installing: ${missing_required[*]} ${missing_optional[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq || true
+	if [ ${#missing_required[@]} -gt 0 ]; then
+		$sudo apt-get install -y -qq --no-install-recommends "${missing_required[@]}" || {
+			echo "deps: could not install ${missing_required[*]}" >&2; exit 1; }
+	fi
+	for pkg in "${missing_optional[@]}"; do
+		$sudo apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null ||
+			echo "deps: optional package $pkg not installed; its tests will skip" >&2
+	done
+	exit 0
+fi
+
+if [ ${#missing_required[@]} -gt 0 ]; then
+	echo "deps: missing ${missing_required[*]} and no apt-get to install them; install them and rerun" >&2
+	exit 1
+fi
+echo "deps: optional ${missing_optional[*]} missing; their tests will skip" >&2
