@@ -1,0 +1,236 @@
+package llama
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/go-rlm/rlm/llama/gguf"
+	"github.com/go-rlm/rlm/llama/llamatest"
+)
+
+// Benchmarks measure prompt processing ("chunk throughput": what a worker
+// does with each chunk an RLM hands it). The model is RLM_BENCH_MODEL when
+// set, else a generated 8-layer F16 model (n_embd 512, n_ff 1536, 27M
+// parameters); threads are RLM_BENCH_THREADS, else every CPU. The text is a
+// fixed English paragraph about dice rolls repeated with a running counter,
+// tokenized by the model and cut to the chunk size.
+
+func benchModelPath(b *testing.B) string {
+	if p := os.Getenv("RLM_BENCH_MODEL"); p != "" {
+		return p
+	}
+	cfg := llamatest.DefaultConfig()
+	cfg.Layers, cfg.Embd, cfg.Heads, cfg.KVHeads, cfg.FF = 8, 512, 8, 2, 1536
+	cfg.Type = gguf.TypeF16
+	return llamatest.Model(b, cfg)
+}
+
+func benchThreads(b *testing.B) int {
+	if s := os.Getenv("RLM_BENCH_THREADS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("RLM_BENCH_THREADS=%q: want a positive number", s)
+		}
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+func benchModel(b *testing.B) *Model {
+	b.Helper()
+	m, err := LoadModel(context.Background(), benchModelPath(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	return m
+}
+
+func benchContext(b *testing.B, m *Model, opts ...ContextOption) *Context {
+	b.Helper()
+	t := benchThreads(b)
+	opts = append([]ContextOption{WithContextSize(8192), WithThreads(t, t)}, opts...)
+	c, err := m.NewContext(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// benchTokens returns n tokens of English text.
+func benchTokens(b *testing.B, m *Model, n int) []Token {
+	b.Helper()
+	var sb strings.Builder
+	for i := 0; sb.Len() < 8*n; i++ {
+		fmt.Fprintf(&sb, "Roll %d: Travis rolls a d20 for perception and gets %d; Matt says the corridor is quiet. ", i, 1+i%20)
+	}
+	toks, err := m.Tokenize(sb.String(), false, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(toks) < n {
+		b.Fatalf("text gives %d tokens, want %d", len(toks), n)
+	}
+	return toks[:n]
+}
+
+var chunkSizes = []int{512, 2048}
+
+func reportTokens(b *testing.B, perOp int) {
+	b.ReportMetric(float64(perOp*b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+// BenchmarkChunkThroughput prefills one chunk through the Go API
+// (Context.Prefill: a Batch per n_batch tokens, then Decode).
+func BenchmarkChunkThroughput(b *testing.B) {
+	m := benchModel(b)
+	for _, size := range chunkSizes {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			c := benchContext(b, m)
+			toks := benchTokens(b, m, size)
+			ctx := context.Background()
+			b.ResetTimer()
+			for range b.N {
+				c.ClearKV()
+				if err := c.Prefill(ctx, toks, 0, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportTokens(b, size)
+		})
+	}
+}
+
+// BenchmarkChunkThroughputC is the same prefill as a loop in C over
+// llama_decode, the floor for the Go path's overhead.
+func BenchmarkChunkThroughputC(b *testing.B) {
+	m := benchModel(b)
+	for _, size := range chunkSizes {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			c := benchContext(b, m)
+			toks := benchTokens(b, m, size)
+			b.ResetTimer()
+			for range b.N {
+				c.ClearKV()
+				if rc := c.prefillC(toks, 0); rc != 0 {
+					b.Fatalf("llama_decode: %d", rc)
+				}
+			}
+			reportTokens(b, size)
+		})
+	}
+}
+
+// BenchmarkEightSequences prefills 8 chunks of 512 tokens as 8 sequences of
+// one batch, and one after another.
+func BenchmarkEightSequences(b *testing.B) {
+	const seqs, size = 8, 512
+	m := benchModel(b)
+	toks := benchTokens(b, m, size)
+	ctx := context.Background()
+	b.Run("batched", func(b *testing.B) {
+		c := benchContext(b, m, WithSequences(seqs), WithBatchSize(seqs*size))
+		var batch Batch
+		for s := range seqs {
+			batch.AddSequence(toks, 0, s, true)
+		}
+		b.ResetTimer()
+		for range b.N {
+			c.ClearKV()
+			if err := c.Decode(ctx, &batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportTokens(b, seqs*size)
+	})
+	b.Run("sequential", func(b *testing.B) {
+		c := benchContext(b, m, WithSequences(seqs))
+		b.ResetTimer()
+		for range b.N {
+			c.ClearKV()
+			for s := range seqs {
+				if err := c.Prefill(ctx, toks, 0, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		reportTokens(b, seqs*size)
+	})
+}
+
+// BenchmarkEightGenerations answers 8 prompts of 512 tokens with 32 tokens
+// each, as GenerateBatch does for batched sub-calls, and one after another.
+func BenchmarkEightGenerations(b *testing.B) {
+	const seqs, size, gen = 8, 512, 32
+	m := benchModel(b)
+	text, err := m.Detokenize(benchTokens(b, m, size), false, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	prompts := make([]string, seqs)
+	for i := range prompts {
+		prompts[i] = fmt.Sprintf("%d %s", i, text)
+	}
+	ctx := context.Background()
+	b.Run("batched", func(b *testing.B) {
+		c := benchContext(b, m, WithSequences(seqs))
+		for range b.N {
+			if _, err := c.GenerateBatch(ctx, prompts, WithMaxTokens(gen)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(seqs*b.N)/b.Elapsed().Seconds(), "prompts/s")
+	})
+	b.Run("sequential", func(b *testing.B) {
+		c := benchContext(b, m)
+		for range b.N {
+			for _, p := range prompts {
+				if _, err := c.Generate(ctx, p, WithMaxTokens(gen)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(seqs*b.N)/b.Elapsed().Seconds(), "prompts/s")
+	})
+}
+
+// BenchmarkCapture prefills a 512-token chunk while copying every layer's
+// residual stream (l_out-*) out to Go, against no hooks.
+func BenchmarkCapture(b *testing.B) {
+	const size = 512
+	m := benchModel(b)
+	toks := benchTokens(b, m, size)
+	ctx := context.Background()
+	for _, capture := range []bool{false, true} {
+		name := "none"
+		if capture {
+			name = "l_out-all"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := benchContext(b, m)
+			var kept []float32
+			if capture {
+				if _, err := c.Observe("l_out-*", func(a *Activation) error {
+					kept = append(kept[:0], a.Data...)
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for range b.N {
+				c.ClearKV()
+				if err := c.Prefill(ctx, toks, 0, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportTokens(b, size)
+		})
+	}
+}

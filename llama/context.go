@@ -1,0 +1,449 @@
+package llama
+
+// #include <stdlib.h>
+// #include "bridge.h"
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/cgo"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Context is an inference session on a [Model]: a KV cache holding one or
+// more sequences, the batch and logits buffers, and the hooks registered on
+// its graph. A Context is not safe for concurrent use; use one per goroutine
+// (several contexts on one model may run at once). Close it before the model.
+type Context struct {
+	c     *C.struct_llama_context
+	model *Model
+	state *C.rlm_context_state // C memory shared with llama.cpp's callbacks
+	batch C.struct_llama_batch // reused for every Decode
+	hooks *hookSet
+	h     cgo.Handle // refers to hooks, passed to C as state.handle
+
+	nCtx, nBatch, nUbatch, nSeq int
+	unifiedKV                   bool
+
+	nodeNames []string // cached by NodeNames
+
+	// outputs[i] reports whether batch index i of the last Decode asked for
+	// logits: llama.cpp aborts on a request for any other index.
+	outputs []bool
+}
+
+// ContextOption configures [Model.NewContext].
+type ContextOption func(*contextConfig)
+
+type contextConfig struct {
+	nCtx, nBatch, nUbatch, nSeq int
+	threads, threadsBatch       int
+	embeddings                  bool
+	flashAttn                   *FlashAttention
+	unifiedKV                   bool
+}
+
+// FlashAttention selects llama.cpp's flash-attention kernels.
+type FlashAttention int
+
+const (
+	FlashAttentionAuto FlashAttention = iota - 1 // llama.cpp decides (the default)
+	FlashAttentionOff                            // needed to observe attention patterns (kq_soft_max-N)
+	FlashAttentionOn
+)
+
+// WithContextSize sets the KV cache size in tokens, shared by all sequences
+// (each gets size/sequences). Default 4096; 0 means the model's training
+// context.
+func WithContextSize(n int) ContextOption { return func(c *contextConfig) { c.nCtx = n } }
+
+// WithBatchSize sets the most tokens one Decode may take. Default 2048.
+func WithBatchSize(n int) ContextOption { return func(c *contextConfig) { c.nBatch = n } }
+
+// WithMicroBatchSize sets the most tokens computed in one graph evaluation;
+// larger batches are split into micro-batches of this size. Default 512.
+func WithMicroBatchSize(n int) ContextOption { return func(c *contextConfig) { c.nUbatch = n } }
+
+// WithSequences sets how many independent sequences the context holds at
+// once (parallel prompts in GenerateBatch). Default 1.
+func WithSequences(n int) ContextOption { return func(c *contextConfig) { c.nSeq = n } }
+
+// WithThreads sets the CPU threads for generation (one token at a time) and
+// for batches (prompts). Default: every CPU for both.
+func WithThreads(generation, batch int) ContextOption {
+	return func(c *contextConfig) { c.threads, c.threadsBatch = generation, batch }
+}
+
+// WithEmbeddings makes Decode also keep the final hidden states of output
+// positions (see Context.Embeddings). Default false.
+func WithEmbeddings() ContextOption { return func(c *contextConfig) { c.embeddings = true } }
+
+// WithFlashAttention chooses flash attention. Default FlashAttentionAuto.
+func WithFlashAttention(f FlashAttention) ContextOption {
+	return func(c *contextConfig) { c.flashAttn = &f }
+}
+
+// WithUnifiedKV makes all sequences share one KV buffer (llama.cpp's
+// kv_unified), which pays off when sequences share a long prefix. Default
+// false: each sequence has its own stream.
+func WithUnifiedKV() ContextOption { return func(c *contextConfig) { c.unifiedKV = true } }
+
+// NewContext creates an inference context on the model.
+func (m *Model) NewContext(opts ...ContextOption) (*Context, error) {
+	cfg := contextConfig{nCtx: 4096, nBatch: 2048, nUbatch: 512, nSeq: 1}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.nBatch <= 0 || cfg.nUbatch <= 0 || cfg.nSeq <= 0 || cfg.nCtx < 0 {
+		return nil, &Error{Op: "new context", Err: fmt.Errorf("sizes must be positive: batch %d, micro-batch %d, sequences %d, context %d",
+			cfg.nBatch, cfg.nUbatch, cfg.nSeq, cfg.nCtx)}
+	}
+	if max := int(C.llama_max_parallel_sequences()); cfg.nSeq > max {
+		return nil, &Error{Op: "new context", Err: fmt.Errorf("%d sequences requested, llama.cpp supports at most %d", cfg.nSeq, max)}
+	}
+	if cfg.nUbatch > cfg.nBatch {
+		cfg.nUbatch = cfg.nBatch
+	}
+	if cfg.threads <= 0 {
+		cfg.threads = runtime.NumCPU()
+	}
+	if cfg.threadsBatch <= 0 {
+		cfg.threadsBatch = cfg.threads
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.c == nil {
+		return nil, &Error{Op: "new context", Err: ErrClosed}
+	}
+	if bool(C.llama_model_has_encoder(m.c)) || !bool(C.llama_model_has_decoder(m.c)) {
+		return nil, &Error{Op: "new context", Err: errors.New("only decoder-only models are supported")}
+	}
+	if C.llama_model_n_layer(m.c) == 0 || C.llama_model_size(m.c) == 0 {
+		return nil, &Error{Op: "new context", Err: errVocabOnly}
+	}
+
+	params := C.llama_context_default_params()
+	params.n_ctx = C.uint32_t(cfg.nCtx)
+	params.n_batch = C.uint32_t(cfg.nBatch)
+	params.n_ubatch = C.uint32_t(cfg.nUbatch)
+	params.n_seq_max = C.uint32_t(cfg.nSeq)
+	params.n_threads = C.int32_t(cfg.threads)
+	params.n_threads_batch = C.int32_t(cfg.threadsBatch)
+	params.embeddings = C.bool(cfg.embeddings)
+	params.kv_unified = C.bool(cfg.unifiedKV)
+	params.no_perf = true
+	if cfg.flashAttn != nil {
+		params.flash_attn_type = C.enum_llama_flash_attn_type(*cfg.flashAttn)
+	}
+
+	// The callbacks' state lives in C memory: llama.cpp keeps the pointer
+	// for the context's lifetime.
+	state := (*C.rlm_context_state)(C.calloc(1, C.size_t(unsafe.Sizeof(C.rlm_context_state{}))))
+	if state == nil {
+		return nil, &Error{Op: "new context", Err: errors.New("out of memory")}
+	}
+	hooks := newHookSet()
+	h := cgo.NewHandle(hooks)
+	state.handle = C.uintptr_t(h)
+	params.cb_eval = C.ggml_backend_sched_eval_callback(C.rlm_eval_callback)
+	params.cb_eval_user_data = unsafe.Pointer(state)
+	params.abort_callback = C.ggml_abort_callback(C.rlm_abort_callback)
+	params.abort_callback_data = unsafe.Pointer(state)
+
+	mark := errorMark()
+	cc := C.llama_init_from_model(m.c, params)
+	if cc == nil {
+		h.Delete()
+		C.free(unsafe.Pointer(state))
+		return nil, &Error{Op: "new context", Detail: errorsSince(mark)}
+	}
+	c := &Context{
+		c: cc, model: m, state: state, hooks: hooks, h: h,
+		nCtx:      int(C.llama_n_ctx(cc)),
+		nBatch:    int(C.llama_n_batch(cc)),
+		nUbatch:   int(C.llama_n_ubatch(cc)),
+		nSeq:      int(C.llama_n_seq_max(cc)),
+		unifiedKV: cfg.unifiedKV,
+	}
+	c.batch = C.llama_batch_init(C.int32_t(c.nBatch), 0, 1)
+	if c.batch.token == nil {
+		c.free()
+		return nil, &Error{Op: "new context", Err: errors.New("out of memory for the batch")}
+	}
+	hooks.ctx = c
+	m.contexts++
+	runtime.SetFinalizer(c, func(c *Context) {
+		if c.c != nil {
+			leakf("Context on %s was not closed", c.model.path)
+		}
+	})
+	return c, nil
+}
+
+// Close frees the context. It is safe to call more than once and on nil.
+func (c *Context) Close() error {
+	if c == nil || c.c == nil {
+		return nil
+	}
+	c.model.mu.Lock()
+	c.model.contexts--
+	c.model.mu.Unlock()
+	c.free()
+	return nil
+}
+
+func (c *Context) free() {
+	if c.batch.token != nil {
+		C.llama_batch_free(c.batch)
+		c.batch = C.struct_llama_batch{}
+	}
+	if c.c != nil {
+		C.llama_free(c.c)
+		c.c = nil
+	}
+	if c.state != nil {
+		c.h.Delete()
+		C.free(unsafe.Pointer(c.state))
+		c.state = nil
+	}
+}
+
+func (c *Context) check(op string) error {
+	if c == nil || c.c == nil {
+		return &Error{Op: op, Err: ErrClosed}
+	}
+	return nil
+}
+
+// Model returns the model the context runs.
+func (c *Context) Model() *Model { return c.model }
+
+// Size is the KV cache size in tokens, for all sequences together.
+func (c *Context) Size() int { return c.nCtx }
+
+// SequenceSize is the most tokens one sequence can hold.
+func (c *Context) SequenceSize() int {
+	if c.unifiedKV {
+		return c.nCtx
+	}
+	return c.nCtx / c.nSeq
+}
+
+// BatchSize is the most tokens one Decode takes.
+func (c *Context) BatchSize() int { return c.nBatch }
+
+// MicroBatchSize is the most tokens computed in one graph evaluation.
+func (c *Context) MicroBatchSize() int { return c.nUbatch }
+
+// Sequences is the number of sequences the context holds.
+func (c *Context) Sequences() int { return c.nSeq }
+
+// SetThreads changes the CPU threads for generation and for batches.
+func (c *Context) SetThreads(generation, batch int) {
+	if c.c != nil {
+		C.llama_set_n_threads(c.c, C.int32_t(generation), C.int32_t(batch))
+	}
+}
+
+// Decode runs the model on a batch, appending its tokens to their sequences'
+// KV cache and computing logits where the batch asked for them. Cancelling
+// ctx aborts the computation within one graph node; the batch's tokens are
+// then removed from the cache again and the error wraps ctx.Err(). An error
+// from a hook aborts the decode the same way and is returned.
+func (c *Context) Decode(ctx context.Context, b *Batch) error {
+	if err := c.check("decode"); err != nil {
+		return err
+	}
+	n := b.Len()
+	if n == 0 {
+		return &Error{Op: "decode", Err: errors.New("empty batch")}
+	}
+	if n > c.nBatch {
+		return &Error{Op: "decode", Err: fmt.Errorf("%w: %d tokens, batch size %d", ErrBatchTooLarge, n, c.nBatch)}
+	}
+	if err := ctx.Err(); err != nil {
+		return &Error{Op: "decode", Err: err}
+	}
+	if err := c.model.checkTokens(c.model.c, b.tokens); err != nil {
+		return &Error{Op: "decode", Err: err}
+	}
+	for i, s := range b.seqs {
+		if s < 0 || int(s) >= c.nSeq {
+			return &Error{Op: "decode", Err: fmt.Errorf("batch index %d: sequence %d outside [0, %d)", i, s, c.nSeq)}
+		}
+	}
+	c.fillCBatch(b)
+	c.outputs = append(c.outputs[:0], b.logits...)
+
+	// Only a decode under hooks needs to know how llama.cpp will split it.
+	if c.hooks.active() {
+		c.hooks.begin(b, planMicroBatches(b, c.nUbatch, c.splitsEqually()))
+		defer c.hooks.end()
+	}
+
+	abort := (*int32)(unsafe.Pointer(&c.state.abort_flag))
+	atomic.StoreInt32(abort, 0)
+	aborted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		atomic.StoreInt32(abort, 1)
+		close(aborted)
+	})
+	mark := errorMark()
+	rc := C.llama_decode(c.c, c.batch)
+	if !stop() {
+		// The abort is running or ran: let it finish before the context (and
+		// the flag's memory) can be closed.
+		<-aborted
+	}
+
+	switch {
+	case rc == 0:
+		return nil
+	case rc == 1:
+		return &Error{Op: "decode", Code: int(rc), Err: ErrKVCacheFull}
+	case rc == 2:
+		// Micro-batches computed before the abort stay in the cache:
+		// take the whole batch back out so the sequences stay consistent.
+		c.rollback(b)
+		if err := c.hooks.err(); err != nil {
+			return &Error{Op: "decode", Err: err}
+		}
+		if err := ctx.Err(); err != nil {
+			return &Error{Op: "decode", Err: err}
+		}
+		return &Error{Op: "decode", Code: int(rc), Err: errors.New("aborted")}
+	default:
+		if rc < -1 {
+			c.rollback(b)
+		}
+		return &Error{Op: "decode", Code: int(rc), Detail: errorsSince(mark)}
+	}
+}
+
+// splitsEqually reports whether llama.cpp splits batches with split_equal
+// (one KV stream per sequence) rather than in batch order.
+func (c *Context) splitsEqually() bool { return !c.unifiedKV && c.nSeq > 1 }
+
+func (c *Context) fillCBatch(b *Batch) {
+	n := b.Len()
+	c.batch.n_tokens = C.int32_t(n)
+	copy(unsafe.Slice((*Token)(unsafe.Pointer(c.batch.token)), n), b.tokens)
+	copy(unsafe.Slice((*int32)(unsafe.Pointer(c.batch.pos)), n), b.pos)
+	nSeqID := unsafe.Slice((*int32)(unsafe.Pointer(c.batch.n_seq_id)), n)
+	seqIDs := unsafe.Slice(c.batch.seq_id, n)
+	logits := unsafe.Slice((*int8)(unsafe.Pointer(c.batch.logits)), n)
+	for i := 0; i < n; i++ {
+		nSeqID[i] = 1
+		*seqIDs[i] = C.llama_seq_id(b.seqs[i])
+		logits[i] = 0
+		if b.logits[i] {
+			logits[i] = 1
+		}
+	}
+}
+
+// rollback removes the positions a failed batch may have left in the cache.
+func (c *Context) rollback(b *Batch) {
+	first := map[int32]int32{}
+	for i, s := range b.seqs {
+		if p, ok := first[s]; !ok || b.pos[i] < p {
+			first[s] = b.pos[i]
+		}
+	}
+	mem := C.llama_get_memory(c.c)
+	for s, p := range first {
+		C.llama_memory_seq_rm(mem, C.llama_seq_id(s), C.llama_pos(p), -1)
+	}
+}
+
+// Logits returns a copy of the logits computed for batch index i of the last
+// Decode, one per vocabulary entry. The batch must have asked for them.
+func (c *Context) Logits(i int) ([]float32, error) {
+	return c.LogitsTo(nil, i)
+}
+
+// LogitsTo is Logits writing into dst (grown as needed), for loops that
+// would otherwise allocate each step.
+func (c *Context) LogitsTo(dst []float32, i int) ([]float32, error) {
+	if err := c.check("logits"); err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= len(c.outputs) || !c.outputs[i] {
+		return nil, &Error{Op: "logits", Err: fmt.Errorf("%w: index %d", ErrNoLogits, i)}
+	}
+	p := C.llama_get_logits_ith(c.c, C.int32_t(i))
+	if p == nil {
+		return nil, &Error{Op: "logits", Err: fmt.Errorf("%w: index %d", ErrNoLogits, i)}
+	}
+	n := int(C.llama_vocab_n_tokens(c.model.vocab))
+	dst = append(dst[:0], unsafe.Slice((*float32)(unsafe.Pointer(p)), n)...)
+	return dst, nil
+}
+
+// Embeddings returns a copy of the final hidden state at batch index i of
+// the last Decode (after the output norm). The context needs WithEmbeddings.
+func (c *Context) Embeddings(i int) ([]float32, error) {
+	if err := c.check("embeddings"); err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= len(c.outputs) || !c.outputs[i] {
+		return nil, &Error{Op: "embeddings", Err: fmt.Errorf("%w: index %d", ErrNoLogits, i)}
+	}
+	p := C.llama_get_embeddings_ith(c.c, C.int32_t(i))
+	if p == nil {
+		return nil, &Error{Op: "embeddings", Err: errors.New("context made without WithEmbeddings")}
+	}
+	n := int(C.llama_model_n_embd(c.model.c))
+	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), n)...), nil
+}
+
+// ClearKV empties the KV cache of every sequence.
+func (c *Context) ClearKV() {
+	if c.c != nil {
+		C.llama_memory_clear(C.llama_get_memory(c.c), true)
+	}
+}
+
+// RemoveTokens removes sequence seq's positions [from, to) from the cache;
+// to < 0 means to the end, and seq < 0 means every sequence. It reports false
+// when the cache cannot remove part of a sequence.
+func (c *Context) RemoveTokens(seq, from, to int) bool {
+	if c.c == nil || seq >= c.nSeq {
+		return false
+	}
+	return bool(C.llama_memory_seq_rm(C.llama_get_memory(c.c), C.llama_seq_id(seq), C.llama_pos(from), C.llama_pos(to)))
+}
+
+// CopySequence makes positions [from, to) of sequence src visible to
+// sequence dst too (to < 0: to the end), so a shared prefix is computed once.
+func (c *Context) CopySequence(src, dst, from, to int) error {
+	if err := c.check("copy sequence"); err != nil {
+		return err
+	}
+	if src < 0 || dst < 0 || src >= c.nSeq || dst >= c.nSeq {
+		return &Error{Op: "copy sequence", Err: fmt.Errorf("sequences %d, %d outside [0, %d)", src, dst, c.nSeq)}
+	}
+	C.llama_memory_seq_cp(C.llama_get_memory(c.c), C.llama_seq_id(src), C.llama_seq_id(dst), C.llama_pos(from), C.llama_pos(to))
+	return nil
+}
+
+// KeepSequence removes every sequence but seq from the cache.
+func (c *Context) KeepSequence(seq int) {
+	if c.c != nil && seq >= 0 && seq < c.nSeq {
+		C.llama_memory_seq_keep(C.llama_get_memory(c.c), C.llama_seq_id(seq))
+	}
+}
+
+// SequenceEnd returns one past the last position sequence seq holds, 0 if
+// it is empty: the position the next token of seq takes.
+func (c *Context) SequenceEnd(seq int) int {
+	if c.c == nil || seq < 0 || seq >= c.nSeq {
+		return 0
+	}
+	return int(C.llama_memory_seq_pos_max(C.llama_get_memory(c.c), C.llama_seq_id(seq))) + 1
+}

@@ -1,0 +1,71 @@
+// Package llama runs GGUF language models in process through llama.cpp, and
+// lets Go code see and change their activations while they run.
+//
+// It is the only package of this module that uses cgo. llama.cpp and ggml
+// are compiled from the sources pinned in go.mod (see third_party/README.md);
+// nothing of C appears in the API.
+//
+// # Models and contexts
+//
+// [LoadModel] loads a model (the weights, the vocabulary, the metadata);
+// [Model.NewContext] makes an inference context on it (a KV cache holding one
+// or more sequences). A model can serve several contexts in several
+// goroutines; one context serves one goroutine at a time.
+//
+//	m, err := llama.LoadModel(ctx, "qwen2.5-7b-instruct-f16.gguf", llama.WithMainGPU(1))
+//	...
+//	defer m.Close()
+//	c, err := m.NewContext(llama.WithContextSize(8192), llama.WithSequences(8))
+//	...
+//	defer c.Close()
+//	prompt, _ := m.ApplyChatTemplate([]llama.ChatMessage{{Role: "user", Content: "Hi"}}, true)
+//	gen, err := c.Generate(ctx, prompt, llama.WithMaxTokens(64))
+//
+// Every handle that holds C memory has a Close method, which is safe to call
+// twice and on nil; a method called after Close returns an error wrapping
+// [ErrClosed]. Close contexts before their model: [Model.Close] refuses while
+// contexts are open.
+//
+// # Files are checked before llama.cpp opens them
+//
+// llama.cpp aborts the process on some malformed files. [LoadModel] and
+// [Quantize] first read the file (every part of a split model) with the
+// pure-Go reader of package gguf, which checks the header, counts, lengths,
+// types, shapes and offsets against the file's size. A corrupt, truncated or
+// missing file is an error (errors.Is(err, gguf.ErrTruncated) and the like),
+// never a crash. Token ids, batch sizes, sequence ids and logits indices are
+// checked in Go for the same reason.
+//
+// # Decoding
+//
+// [Context.Decode] runs one [Batch]: tokens with positions, sequence ids and
+// a flag asking for logits. Batches may mix sequences; [Context.GenerateBatch]
+// uses that to decode many prompts as parallel sequences of one context, and
+// the rlm package's local adapter uses it for batched sub-calls. Everything
+// slow takes a [context.Context]: cancelling it stops a decode within one
+// graph node through llama.cpp's abort callback, prompt processing included.
+//
+// # Hooks
+//
+// [Context.Observe] and [Context.Modify] register Go functions on nodes of the
+// model's compute graph, by name or pattern ("l_out-*" is the residual stream
+// after every layer; [Context.NodeNames] lists the real names). llama.cpp's
+// eval callback hands each matching node's tensor to the hook after it is
+// computed, as an [Activation]; values a Modify hook leaves in it are written
+// back, and every later node sees them. Only hooked nodes are observed,
+// because each one splits the graph's computation. Package interp builds
+// TransformerLens-style hook points, caches and patching on top of this.
+//
+// # Logging
+//
+// llama.cpp's and ggml's logs go to [SetLogger]'s slog.Logger, and nowhere
+// by default. What llama.cpp logged as an error during a failed call is
+// included in the returned [Error].
+//
+// # GPUs
+//
+// The CPU backend is linked in. GPU backends are shared libraries loaded at
+// run time with [LoadBackend] (`make cuda` builds ggml's CUDA backend from the
+// same pinned sources); [Devices] lists what is available, and
+// [WithDevices] or [WithMainGPU] pin a model to one device.
+package llama

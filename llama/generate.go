@@ -1,0 +1,360 @@
+package llama
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// StopReason says why a generation ended.
+type StopReason int
+
+const (
+	StopEndOfGeneration StopReason = iota // the model produced an end-of-generation token
+	StopMaxTokens                         // WithMaxTokens was reached
+	StopString                            // a WithStop string appeared (it is cut from the text)
+	StopContextFull                       // the sequence filled its share of the KV cache
+)
+
+func (r StopReason) String() string {
+	switch r {
+	case StopEndOfGeneration:
+		return "end of generation"
+	case StopMaxTokens:
+		return "max tokens"
+	case StopString:
+		return "stop string"
+	case StopContextFull:
+		return "context full"
+	}
+	return "StopReason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Generation is the outcome of generating from one prompt.
+type Generation struct {
+	Text         string  // the generated text, without the prompt or a stop string
+	Tokens       []Token // the generated tokens, the end-of-generation token excluded
+	PromptTokens int
+	StopReason   StopReason
+	PromptTime   time.Duration // from the start until the first token was chosen
+	GenerateTime time.Duration // from the first token to the end
+	// Err is set by GenerateBatch when this prompt alone failed (for
+	// example, it does not fit the context); the other prompts go on.
+	Err error
+}
+
+// GenerateOption configures Generate, GenerateStream and GenerateBatch.
+type GenerateOption func(*generateConfig)
+
+type generateConfig struct {
+	maxTokens int
+	stops     []string
+	sampling  Sampling
+	seq       int
+	stream    func(i int, piece string) error
+}
+
+// WithMaxTokens stops after n generated tokens. Default: no limit but the
+// end of generation or a full context.
+func WithMaxTokens(n int) GenerateOption { return func(c *generateConfig) { c.maxTokens = n } }
+
+// WithStop ends generation when one of the strings appears in the output;
+// the text is cut before it.
+func WithStop(stops ...string) GenerateOption {
+	return func(c *generateConfig) { c.stops = append(c.stops, stops...) }
+}
+
+// WithSampling chooses how tokens are sampled. Default: greedy.
+func WithSampling(s Sampling) GenerateOption { return func(c *generateConfig) { c.sampling = s } }
+
+// WithSequence makes Generate use sequence seq of the context. Default 0.
+func WithSequence(seq int) GenerateOption { return func(c *generateConfig) { c.seq = seq } }
+
+// Generate continues prompt (text in which control tokens such as
+// "<|im_start|>" are parsed) in one sequence of the context, which it clears
+// first. Cancelling ctx stops within one decode step, prefill included.
+func (c *Context) Generate(ctx context.Context, prompt string, opts ...GenerateOption) (Generation, error) {
+	cfg := newGenerateConfig(opts)
+	if cfg.seq < 0 || cfg.seq >= c.nSeq {
+		return Generation{}, &Error{Op: "generate", Err: fmt.Errorf("sequence %d outside [0, %d)", cfg.seq, c.nSeq)}
+	}
+	gens, err := c.generate(ctx, "generate", []string{prompt}, []int{cfg.seq}, cfg)
+	if err != nil {
+		return firstOr(gens), err
+	}
+	if gens[0].Err != nil {
+		return gens[0], gens[0].Err
+	}
+	return gens[0], nil
+}
+
+// GenerateStream is Generate calling fn with each piece of text as it is
+// produced. Pieces never split a UTF-8 character or show a prefix of a stop
+// string that is then cut. An error from fn stops generation and is returned.
+func (c *Context) GenerateStream(ctx context.Context, prompt string, fn func(piece string) error, opts ...GenerateOption) (Generation, error) {
+	return c.Generate(ctx, prompt, append(opts, func(g *generateConfig) {
+		g.stream = func(_ int, piece string) error { return fn(piece) }
+	})...)
+}
+
+// GenerateBatch generates from every prompt, decoding them together as
+// parallel sequences of this context (at most Sequences at a time; as one
+// finishes, the next prompt takes its place). Results come back in the order
+// of prompts. A prompt that fails alone has its Generation.Err set; the error
+// returned is for failures of the whole batch, such as cancellation.
+func (c *Context) GenerateBatch(ctx context.Context, prompts []string, opts ...GenerateOption) ([]Generation, error) {
+	cfg := newGenerateConfig(opts)
+	seqs := make([]int, min(len(prompts), c.nSeq))
+	for i := range seqs {
+		seqs[i] = i
+	}
+	return c.generate(ctx, "generate batch", prompts, seqs, cfg)
+}
+
+func newGenerateConfig(opts []GenerateOption) generateConfig {
+	var cfg generateConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+func firstOr(gens []Generation) Generation {
+	if len(gens) > 0 {
+		return gens[0]
+	}
+	return Generation{}
+}
+
+// slot is one sequence of the context while it serves a prompt.
+type slot struct {
+	seq     int
+	prompt  int // index of the prompt served, -1 when idle
+	tokens  []Token
+	fed     int // prompt tokens decoded so far
+	pos     int // position of the next token
+	last    Token
+	sampler *Sampler
+	text    []byte
+	emitted int // bytes of text already streamed
+	logitAt int // batch index whose logits belong to this slot, -1 if none
+	start   time.Time
+	first   time.Time
+}
+
+// generate serves prompts on the given sequences with continuous batching:
+// every step decodes one new token for each generating sequence and, with
+// the batch's remaining room, prompt tokens of sequences still reading.
+func (c *Context) generate(ctx context.Context, op string, prompts []string, seqs []int, cfg generateConfig) ([]Generation, error) {
+	if err := c.check(op); err != nil {
+		return nil, err
+	}
+	gens := make([]Generation, len(prompts))
+	if len(prompts) == 0 {
+		return gens, nil
+	}
+	capacity := c.SequenceSize()
+	maxStop := 0
+	for _, s := range cfg.stops {
+		maxStop = max(maxStop, len(s))
+	}
+
+	slots := make([]*slot, len(seqs))
+	for i, seq := range seqs {
+		sm, err := c.model.NewSampler(cfg.sampling)
+		if err != nil {
+			return gens, &Error{Op: op, Err: err}
+		}
+		defer sm.Close()
+		slots[i] = &slot{seq: seq, prompt: -1, sampler: sm, logitAt: -1}
+	}
+	next := 0 // next prompt to admit
+	admit := func(s *slot) {
+		for next < len(prompts) {
+			i := next
+			next++
+			toks, err := c.model.Tokenize(prompts[i], true, true)
+			switch {
+			case err != nil:
+				gens[i].Err = err
+				continue
+			case len(toks) == 0:
+				gens[i].Err = &Error{Op: op, Err: errors.New("empty prompt")}
+				continue
+			case len(toks) >= capacity:
+				gens[i].Err = &Error{Op: op, Err: fmt.Errorf("%w: prompt of %d tokens does not fit a sequence of %d", ErrKVCacheFull, len(toks), capacity)}
+				gens[i].PromptTokens = len(toks)
+				continue
+			}
+			c.RemoveTokens(s.seq, -1, -1)
+			s.sampler.Reset()
+			*s = slot{seq: s.seq, prompt: i, tokens: toks, sampler: s.sampler, logitAt: -1, start: time.Now(), text: s.text[:0]}
+			gens[i].PromptTokens = len(toks)
+			return
+		}
+		s.prompt = -1
+	}
+	for _, s := range slots {
+		admit(s)
+	}
+
+	var batch Batch
+	for {
+		batch.Reset()
+		busy := false
+		// Generating sequences first: one token each keeps them moving.
+		for _, s := range slots {
+			s.logitAt = -1
+			if s.prompt >= 0 && s.fed == len(s.tokens) {
+				s.logitAt = batch.Len()
+				batch.Add(s.last, s.pos, s.seq, true)
+				s.pos++
+				busy = true
+			}
+		}
+		// Prompt tokens fill the remaining room.
+		for _, s := range slots {
+			room := c.nBatch - batch.Len()
+			if s.prompt < 0 || s.fed == len(s.tokens) || room == 0 {
+				busy = busy || s.prompt >= 0
+				continue
+			}
+			n := min(room, len(s.tokens)-s.fed)
+			done := s.fed+n == len(s.tokens)
+			batch.AddSequence(s.tokens[s.fed:s.fed+n], s.pos, s.seq, done)
+			if done {
+				s.logitAt = batch.Len() - 1
+			}
+			s.fed += n
+			s.pos += n
+			busy = true
+		}
+		if !busy {
+			return gens, nil
+		}
+		if err := c.Decode(ctx, &batch); err != nil {
+			for _, s := range slots {
+				if s.prompt >= 0 {
+					gens[s.prompt].Text = string(s.text)
+				}
+			}
+			return gens, &Error{Op: op, Err: err}
+		}
+		for _, s := range slots {
+			if s.logitAt < 0 {
+				continue
+			}
+			tok, err := s.sampler.Sample(c, s.logitAt)
+			if err != nil {
+				return gens, &Error{Op: op, Err: err}
+			}
+			g := &gens[s.prompt]
+			if s.first.IsZero() {
+				s.first = time.Now()
+				g.PromptTime = s.first.Sub(s.start)
+			}
+			stop, finished := StopEndOfGeneration, false
+			if c.model.IsEndOfGeneration(tok) {
+				finished = true
+			} else {
+				g.Tokens = append(g.Tokens, tok)
+				s.last = tok
+				from := max(0, len(s.text)-maxStop+1)
+				s.text = append(s.text, tokenPiece(c.model.vocab, tok, false)...)
+				if cut := indexStop(s.text, cfg.stops, from); cut >= 0 {
+					s.text = s.text[:cut]
+					stop, finished = StopString, true
+				} else if cfg.maxTokens > 0 && len(g.Tokens) >= cfg.maxTokens {
+					stop, finished = StopMaxTokens, true
+				} else if s.pos >= capacity {
+					stop, finished = StopContextFull, true
+				}
+			}
+			if cfg.stream != nil {
+				if err := s.flush(s.prompt, cfg, finished); err != nil {
+					return gens, &Error{Op: op, Err: err}
+				}
+			}
+			if finished {
+				g.Text = string(s.text)
+				g.StopReason = stop
+				g.GenerateTime = time.Since(s.first)
+				admit(s)
+			}
+		}
+	}
+}
+
+// flush streams the text that is safe to show: not an incomplete UTF-8
+// character, and not a prefix of a stop string that may still complete.
+func (s *slot) flush(i int, cfg generateConfig, final bool) error {
+	end := len(s.text)
+	if !final {
+		end = completeUTF8(s.text)
+		end -= partialStop(s.text[:end], cfg.stops)
+	}
+	if end <= s.emitted {
+		return nil
+	}
+	piece := string(s.text[s.emitted:end])
+	s.emitted = end
+	return cfg.stream(i, piece)
+}
+
+// indexStop returns where the first stop string starts in text, looking
+// only at matches that end after from, or -1.
+func indexStop(text []byte, stops []string, from int) int {
+	best := -1
+	for _, stop := range stops {
+		if stop == "" {
+			continue
+		}
+		if i := strings.Index(string(text[from:]), stop); i >= 0 && (best < 0 || from+i < best) {
+			best = from + i
+		}
+	}
+	return best
+}
+
+// partialStop returns the length of the longest suffix of text that is a
+// proper prefix of a stop string.
+func partialStop(text []byte, stops []string) int {
+	longest := 0
+	for _, stop := range stops {
+		for n := min(len(stop)-1, len(text)); n > longest; n-- {
+			if string(text[len(text)-n:]) == stop[:n] {
+				longest = n
+				break
+			}
+		}
+	}
+	return longest
+}
+
+// completeUTF8 returns the length of the longest prefix of b that does not
+// end inside a multi-byte UTF-8 character that later bytes could complete.
+func completeUTF8(b []byte) int {
+	for back := 1; back <= utf8.UTFMax-1 && back <= len(b); back++ {
+		c := b[len(b)-back]
+		if c < 0x80 {
+			return len(b) // ASCII: nothing pending
+		}
+		if c >= 0xC0 { // a lead byte: is its sequence complete?
+			need := 2
+			if c >= 0xF0 {
+				need = 4
+			} else if c >= 0xE0 {
+				need = 3
+			}
+			if back < need {
+				return len(b) - back
+			}
+			return len(b)
+		}
+	}
+	return len(b)
+}
