@@ -61,3 +61,7 @@ int32_t rlm_prefill(struct llama_context * ctx, struct llama_batch * batch, cons
 	}
 	return 0;
 }
+
+void rlm_to_float(const struct ggml_type_traits * traits, const void * src, float * dst, int64_t n) {
+	traits->to_float(src, dst, n);
+}

@@ -29,6 +29,10 @@ void rlm_log_callback(enum ggml_log_level level, const char * text, void * user_
 // logits at the last token only: the loop a C program would write.
 int32_t rlm_prefill(struct llama_context * ctx, struct llama_batch * batch, const llama_token * tokens, int32_t n_tokens, int32_t n_batch, llama_seq_id seq);
 
+// rlm_to_float calls a type's ggml to_float routine (a function pointer,
+// which Go cannot call itself).
+void rlm_to_float(const struct ggml_type_traits * traits, const void * src, float * dst, int64_t n);
+
 // rlm_release_free_memory returns freed heap pages to the system, where the
 // C library can (glibc's malloc_trim); elsewhere it does nothing.
 void rlm_release_free_memory(void);

@@ -29,7 +29,14 @@ type Context struct {
 	nCtx, nBatch, nUbatch, nSeq int
 	unifiedKV                   bool
 
-	nodeNames []string // cached by NodeNames
+	nodeNames  []string // cached by NodeNames
+	embeddings bool     // made WithEmbeddings
+
+	// rebuildGraph asks the next Decode to build its graph anew: llama.cpp
+	// reuses the previous graph when only the control vector changed.
+	// lastEmbeddings is the embeddings flag the last Decode ran with.
+	rebuildGraph   bool
+	lastEmbeddings bool
 
 	// outputs[i] reports whether batch index i of the last Decode asked for
 	// logits: llama.cpp aborts on a request for any other index.
@@ -168,7 +175,7 @@ func (m *Model) NewContext(opts ...ContextOption) (*Context, error) {
 		nBatch:    int(C.llama_n_batch(cc)),
 		nUbatch:   int(C.llama_n_ubatch(cc)),
 		nSeq:      int(C.llama_n_seq_max(cc)),
-		unifiedKV: cfg.unifiedKV,
+		unifiedKV: cfg.unifiedKV, embeddings: cfg.embeddings,
 	}
 	c.batch = C.llama_batch_init(C.int32_t(c.nBatch), 0, 1)
 	if c.batch.token == nil {
@@ -293,6 +300,18 @@ func (c *Context) Decode(ctx context.Context, b *Batch) error {
 		atomic.StoreInt32(abort, 1)
 		close(aborted)
 	})
+	if c.rebuildGraph {
+		// The embeddings flag is part of what llama.cpp compares before
+		// reusing a graph: flipping it from the last decode's value forces a
+		// new graph, and for a context without WithEmbeddings it only adds
+		// an output.
+		c.lastEmbeddings = !c.lastEmbeddings
+		C.llama_set_embeddings(c.c, C.bool(c.lastEmbeddings))
+		defer C.llama_set_embeddings(c.c, C.bool(c.embeddings))
+		c.rebuildGraph = false
+	} else {
+		c.lastEmbeddings = c.embeddings
+	}
 	mark := errorMark()
 	rc := C.llama_decode(c.c, c.batch)
 	if !stop() {

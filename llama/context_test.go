@@ -319,3 +319,36 @@ func splitsRune(a, b string) bool {
 	}
 	return false
 }
+
+func TestGenerateBatchPerPromptContexts(t *testing.T) {
+	m := tinyModel(t)
+	c := newContext(t, m, llama.WithSequences(2))
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	ctxs := []context.Context{context.Background(), canceled, context.Background()}
+	prompts := []string{"Jester", "Fjord", "Beau"}
+
+	tags := map[int]map[int]bool{} // prompt tag -> sequences it was decoded in
+	_, err := c.Observe("l_out-0", func(a *llama.Activation) error {
+		for _, tok := range a.Tokens {
+			if tags[tok.Tag] == nil {
+				tags[tok.Tag] = map[int]bool{}
+			}
+			tags[tok.Tag][tok.Seq] = true
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	got, err := c.GenerateBatch(context.Background(), prompts, llama.WithMaxTokens(5), llama.WithPromptContexts(ctxs))
+	require.NoError(t, err)
+	assert.NoError(t, got[0].Err)
+	assert.ErrorIs(t, got[1].Err, context.Canceled, "only the canceled prompt stops")
+	assert.NoError(t, got[2].Err)
+	assert.Len(t, got[2].Tokens, 5)
+	assert.Contains(t, tags, 0)
+	assert.Contains(t, tags, 2)
+	assert.NotContains(t, tags, 1, "the canceled prompt was never decoded")
+	for tag, seqs := range tags {
+		assert.Len(t, seqs, 1, "prompt %d stays in one sequence", tag)
+	}
+}

@@ -56,6 +56,7 @@ type generateConfig struct {
 	sampling  Sampling
 	seq       int
 	stream    func(i int, piece string) error
+	perPrompt []context.Context
 }
 
 // WithMaxTokens stops after n generated tokens. Default: no limit but the
@@ -70,6 +71,14 @@ func WithStop(stops ...string) GenerateOption {
 
 // WithSampling chooses how tokens are sampled. Default: greedy.
 func WithSampling(s Sampling) GenerateOption { return func(c *generateConfig) { c.sampling = s } }
+
+// WithPromptContexts gives GenerateBatch a context per prompt: when
+// ctxs[i] is done, prompt i stops with its Generation.Err wrapping
+// ctxs[i].Err() and its sequence goes to the next prompt, while the others go
+// on. This is how requests from several callers share one batch.
+func WithPromptContexts(ctxs []context.Context) GenerateOption {
+	return func(c *generateConfig) { c.perPrompt = ctxs }
+}
 
 // WithSequence makes Generate use sequence seq of the context. Default 0.
 func WithSequence(seq int) GenerateOption { return func(c *generateConfig) { c.seq = seq } }
@@ -172,11 +181,23 @@ func (c *Context) generate(ctx context.Context, op string, prompts []string, seq
 		defer sm.Close()
 		slots[i] = &slot{seq: seq, prompt: -1, sampler: sm, logitAt: -1}
 	}
+	promptErr := func(i int) error {
+		if i < len(cfg.perPrompt) && cfg.perPrompt[i] != nil {
+			if err := cfg.perPrompt[i].Err(); err != nil {
+				return &Error{Op: op, Err: err}
+			}
+		}
+		return nil
+	}
 	next := 0 // next prompt to admit
 	admit := func(s *slot) {
 		for next < len(prompts) {
 			i := next
 			next++
+			if err := promptErr(i); err != nil {
+				gens[i].Err = err
+				continue
+			}
 			toks, err := c.model.Tokenize(prompts[i], true, true)
 			switch {
 			case err != nil:
@@ -204,6 +225,17 @@ func (c *Context) generate(ctx context.Context, op string, prompts []string, seq
 
 	var batch Batch
 	for {
+		// Prompts whose own context ended give their sequence up.
+		for _, s := range slots {
+			if s.prompt < 0 {
+				continue
+			}
+			if err := promptErr(s.prompt); err != nil {
+				gens[s.prompt].Err = err
+				gens[s.prompt].Text = string(s.text)
+				admit(s)
+			}
+		}
 		batch.Reset()
 		busy := false
 		// Generating sequences first: one token each keeps them moving.
@@ -211,7 +243,7 @@ func (c *Context) generate(ctx context.Context, op string, prompts []string, seq
 			s.logitAt = -1
 			if s.prompt >= 0 && s.fed == len(s.tokens) {
 				s.logitAt = batch.Len()
-				batch.Add(s.last, s.pos, s.seq, true)
+				batch.AddTagged(s.last, s.pos, s.seq, true, s.prompt)
 				s.pos++
 				busy = true
 			}
@@ -225,7 +257,7 @@ func (c *Context) generate(ctx context.Context, op string, prompts []string, seq
 			}
 			n := min(room, len(s.tokens)-s.fed)
 			done := s.fed+n == len(s.tokens)
-			batch.AddSequence(s.tokens[s.fed:s.fed+n], s.pos, s.seq, done)
+			batch.addSequenceTagged(s.tokens[s.fed:s.fed+n], s.pos, s.seq, done, s.prompt)
 			if done {
 				s.logitAt = batch.Len() - 1
 			}

@@ -39,10 +39,12 @@ type Activation struct {
 
 // TokenRef identifies a token of the batch being decoded.
 type TokenRef struct {
-	Index int // index in the Batch
-	Token Token
-	Pos   int
-	Seq   int
+	Index  int // index in the Batch
+	Token  Token
+	Pos    int
+	Seq    int
+	Logits bool // the batch asked for logits here
+	Tag    int  // the tag given with Batch.AddTagged (GenerateBatch: the prompt's index)
 }
 
 // Row returns row i (Shape[0] values) of the activation, aliasing Data.
@@ -331,7 +333,8 @@ func (s *hookSet) tokensOf(a *Activation) []TokenRef {
 	s.tokens = s.tokens[:0]
 	for _, i := range idxs {
 		if keep(i) {
-			s.tokens = append(s.tokens, TokenRef{Index: i, Token: s.batch.tokens[i], Pos: int(s.batch.pos[i]), Seq: int(s.batch.seqs[i])})
+			s.tokens = append(s.tokens, TokenRef{Index: i, Token: s.batch.tokens[i], Pos: int(s.batch.pos[i]),
+				Seq: int(s.batch.seqs[i]), Logits: s.batch.logits[i], Tag: s.batch.tags[i]})
 		}
 	}
 	return s.tokens

@@ -195,3 +195,41 @@ func TestHookTokensAcrossMicroBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestControlVectorMatchesHook steers layer 2 two ways, with llama.cpp's
+// control vector and with a Modify hook adding the same vector to l_out-2,
+// and expects the same logits.
+func TestControlVectorMatchesHook(t *testing.T) {
+	m := tinyModel(t)
+	c := newContext(t, m)
+	toks, err := m.Tokenize("Caleb casts Fireball", false, false)
+	require.NoError(t, err)
+	plain := lastLogits(t, c, toks)
+
+	vec := make([]float32, llamatest.DefaultConfig().Embd)
+	for i := range vec {
+		vec[i] = float32(i%7) / 3
+	}
+	require.NoError(t, c.SetControlVector(map[int][]float32{2: vec}))
+	steered := lastLogits(t, c, toks)
+	require.NoError(t, c.ClearControlVector())
+	assert.NotZero(t, maxAbsDiff(plain, steered))
+	assert.Zero(t, maxAbsDiff(plain, lastLogits(t, c, toks)), "cleared")
+
+	remove, err := c.Modify("l_out-2", func(a *llama.Activation) error {
+		for r := 0; r < a.Rows(); r++ {
+			row := a.Row(r)
+			for i := range row {
+				row[i] += vec[i]
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	hooked := lastLogits(t, c, toks)
+	remove()
+	assert.Less(t, maxAbsDiff(steered, hooked), 1e-4)
+
+	assert.Error(t, c.SetControlVector(map[int][]float32{0: vec}), "layer 0 has no control vector")
+	assert.Error(t, c.SetControlVector(map[int][]float32{1: vec[:3]}), "wrong size")
+}
