@@ -1,0 +1,78 @@
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-rlm/rlm/llama"
+	"github.com/go-rlm/rlm/llama/gguf"
+	"github.com/go-rlm/rlm/llama/llamatest"
+	"github.com/go-rlm/rlm/rlm"
+	"github.com/go-rlm/rlm/rlm/local"
+	"github.com/go-rlm/rlm/rlm/rlmtest"
+)
+
+// BenchmarkEightSubCalls compares eight worker calls made as one
+// llm_query_batched (one batched decode of 8 sequences) with eight
+// sequential llm_query calls, through the whole engine: the REPL, the host
+// functions and the local worker. Each prompt is a 256-byte chunk and a
+// question; each answer is 32 tokens. The worker is RLM_BENCH_MODEL or a
+// generated 8-layer F16 model (n_embd 512); threads are RLM_BENCH_THREADS or
+// every CPU. The metric is the code block's time per round of eight.
+func BenchmarkEightSubCalls(b *testing.B) {
+	path := os.Getenv("RLM_BENCH_MODEL")
+	if path == "" {
+		cfg := llamatest.DefaultConfig()
+		cfg.Layers, cfg.Embd, cfg.Heads, cfg.KVHeads, cfg.FF = 8, 512, 8, 2, 1536
+		cfg.Type = gguf.TypeF16
+		path = llamatest.Model(b, cfg)
+	}
+	threads := runtime.NumCPU()
+	if s := os.Getenv("RLM_BENCH_THREADS"); s != "" {
+		threads, _ = strconv.Atoi(s)
+	}
+	m, err := llama.LoadModel(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	worker, err := local.New(m, local.WithSequences(8), local.WithSequenceSize(1024),
+		local.WithMaxTokens(32), local.WithThreads(threads))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer worker.Close()
+
+	chunk := strings.Repeat("Travis rolls a 14. ", 14)[:256]
+	for _, call := range []struct{ name, expr string }{
+		{"sequential", "[llm_query(p) for p in prompts]"},
+		{"batched", "llm_query_batched(prompts)"},
+	} {
+		b.Run(call.name, func(b *testing.B) {
+			code := fmt.Sprintf("prompts = ['%s Question %%d: how many rolls?' %% i for i in range(8)]\nfor _ in range(%d):\n    answers = %s",
+				chunk, b.N, call.expr)
+			controller := rlmtest.Replies([]string{rlmtest.Code(code), "FINAL(done)"})
+			var cell time.Duration
+			engine, err := rlm.New(controller, worker, rlm.WithObserver(rlm.Observer{CodeBlock: func(e rlm.CodeBlockEvent) {
+				if e.Iteration == 1 {
+					cell = e.Duration
+				}
+			}}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			res, err := engine.Run(context.Background(), "document", "q?")
+			if err != nil || res.Stats.SubCalls != 8*b.N || res.Stats.SubCallsFailed != 0 {
+				b.Fatalf("run: %v, %d sub-calls (%d failed)", err, res.Stats.SubCalls, res.Stats.SubCallsFailed)
+			}
+			b.ReportMetric(cell.Seconds()/float64(b.N), "s/round")
+		})
+	}
+}

@@ -1,0 +1,335 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/go-rlm/rlm/llama"
+	"github.com/go-rlm/rlm/rlm"
+)
+
+// ErrClosed is returned by calls made after [LM.Close].
+var ErrClosed = errors.New("local: closed")
+
+// GenerationHook runs on the decoding goroutine before each batched
+// generation, with the context that decodes it and the sub-call each prompt
+// answers (a zero SubCallInfo for prompts that are not sub-calls, such as a
+// controller's turns). The function it returns, if not nil, runs after the
+// generation, on the same goroutine.
+type GenerationHook func(c *llama.Context, calls []rlm.SubCallInfo) (after func())
+
+// Option configures [New].
+type Option func(*config)
+
+type config struct {
+	sequences    int
+	sequenceSize int
+	threads      int
+	maxTokens    int
+	sampling     llama.Sampling
+	stops        []string
+	window       time.Duration
+	hook         GenerationHook
+	logger       *slog.Logger
+	contextOpts  []llama.ContextOption
+}
+
+// WithSequences sets how many conversations are decoded at once. Default 4.
+func WithSequences(n int) Option { return func(c *config) { c.sequences = n } }
+
+// WithSequenceSize sets the tokens one conversation may hold, prompt and
+// reply together. Default 8192, or the model's training context if smaller.
+func WithSequenceSize(n int) Option { return func(c *config) { c.sequenceSize = n } }
+
+// WithThreads sets the CPU threads. Default: every CPU.
+func WithThreads(n int) Option { return func(c *config) { c.threads = n } }
+
+// WithMaxTokens caps the length of a reply. Default 1024.
+func WithMaxTokens(n int) Option { return func(c *config) { c.maxTokens = n } }
+
+// WithSampling sets how tokens are chosen. Default: greedy.
+func WithSampling(s llama.Sampling) Option { return func(c *config) { c.sampling = s } }
+
+// WithStop ends a reply at any of the strings. Default: none (the model's end
+// of turn ends it).
+func WithStop(stops ...string) Option { return func(c *config) { c.stops = append(c.stops, stops...) } }
+
+// WithGatherWindow sets how long the decoding goroutine waits, once a
+// request arrives, for others to join its batch. Default 2ms: long enough
+// for the sub-calls of a Python loop running in threads, short against a
+// forward pass.
+func WithGatherWindow(d time.Duration) Option { return func(c *config) { c.window = d } }
+
+// WithGenerationHook installs fn around every batched generation.
+func WithGenerationHook(fn GenerationHook) Option { return func(c *config) { c.hook = fn } }
+
+// WithLogger sets the logger. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithContextOptions passes further options to the llama context, such as
+// llama.WithFlashAttention.
+func WithContextOptions(opts ...llama.ContextOption) Option {
+	return func(c *config) { c.contextOpts = append(c.contextOpts, opts...) }
+}
+
+// LM is an [rlm.BatchLM] over a local model. It is safe for concurrent use.
+// Close it before the model.
+type LM struct {
+	model *llama.Model
+	cfg   config
+	queue chan []*request
+
+	mu     sync.Mutex // guards closed
+	closed bool
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+type request struct {
+	ctx      context.Context
+	messages []rlm.Message
+	call     rlm.SubCallInfo
+	result   chan result
+}
+
+type result struct {
+	completion rlm.Completion
+	err        error
+}
+
+// New creates the context and starts the decoding goroutine.
+func New(model *llama.Model, opts ...Option) (*LM, error) {
+	cfg := config{sequences: 4, sequenceSize: 8192, threads: runtime.NumCPU(), maxTokens: 1024, window: 2 * time.Millisecond}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if cfg.sequences <= 0 || cfg.sequenceSize <= 0 || cfg.maxTokens <= 0 {
+		return nil, fmt.Errorf("local: sequences (%d), sequence size (%d) and max tokens (%d) must be positive",
+			cfg.sequences, cfg.sequenceSize, cfg.maxTokens)
+	}
+	info, err := model.Info()
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	if info.TrainContext > 0 && cfg.sequenceSize > info.TrainContext {
+		cfg.sequenceSize = info.TrainContext
+	}
+	copts := append([]llama.ContextOption{
+		llama.WithSequences(cfg.sequences),
+		llama.WithContextSize(cfg.sequences * cfg.sequenceSize),
+		llama.WithThreads(cfg.threads, cfg.threads),
+	}, cfg.contextOpts...)
+	c, err := model.NewContext(copts...)
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	lm := &LM{model: model, cfg: cfg, queue: make(chan []*request), stop: stop, done: make(chan struct{})}
+	go lm.serve(ctx, c)
+	return lm, nil
+}
+
+// Model returns the model the LM runs.
+func (lm *LM) Model() *llama.Model { return lm.model }
+
+// Complete answers one conversation. Concurrent calls are decoded together.
+func (lm *LM) Complete(ctx context.Context, messages []rlm.Message) (rlm.Completion, error) {
+	call, _ := rlm.SubCallFromContext(ctx)
+	req := &request{ctx: ctx, messages: messages, call: call, result: make(chan result, 1)}
+	if err := lm.submit(ctx, []*request{req}); err != nil {
+		return rlm.Completion{}, err
+	}
+	select {
+	case r := <-req.result:
+		return r.completion, r.err
+	case <-ctx.Done():
+		return rlm.Completion{}, fmt.Errorf("local: %w", ctx.Err())
+	}
+}
+
+// CompleteBatch answers conversations together, in order. Conversations
+// that fail alone are reported in an [rlm.BatchError].
+func (lm *LM) CompleteBatch(ctx context.Context, conversations [][]rlm.Message) ([]rlm.Completion, error) {
+	calls, _ := rlm.SubCallsFromContext(ctx)
+	reqs := make([]*request, len(conversations))
+	for i, msgs := range conversations {
+		reqs[i] = &request{ctx: ctx, messages: msgs, result: make(chan result, 1)}
+		if i < len(calls) {
+			reqs[i].call = calls[i]
+		}
+	}
+	if err := lm.submit(ctx, reqs); err != nil {
+		return nil, err
+	}
+	out := make([]rlm.Completion, len(reqs))
+	errs := make([]error, len(reqs))
+	failed := false
+	for i, req := range reqs {
+		select {
+		case r := <-req.result:
+			out[i], errs[i] = r.completion, r.err
+			failed = failed || r.err != nil
+		case <-ctx.Done():
+			return nil, fmt.Errorf("local: %w", ctx.Err())
+		}
+	}
+	if failed {
+		return out, &rlm.BatchError{Errs: errs}
+	}
+	return out, nil
+}
+
+func (lm *LM) submit(ctx context.Context, reqs []*request) error {
+	lm.mu.Lock()
+	closed := lm.closed
+	lm.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	select {
+	case lm.queue <- reqs:
+		return nil
+	case <-lm.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("local: %w", ctx.Err())
+	}
+}
+
+// Close stops the decoding goroutine and frees the context; calls in flight
+// fail with ErrClosed. It is safe to call more than once.
+func (lm *LM) Close() error {
+	lm.mu.Lock()
+	if lm.closed {
+		lm.mu.Unlock()
+		return nil
+	}
+	lm.closed = true
+	lm.mu.Unlock()
+	lm.stop()
+	<-lm.done
+	return nil
+}
+
+// serve owns the llama context: it gathers queued requests and generates
+// their replies in batches until ctx ends.
+func (lm *LM) serve(ctx context.Context, c *llama.Context) {
+	defer close(lm.done)
+	defer c.Close()
+	for {
+		var pending []*request
+		select {
+		case reqs := <-lm.queue:
+			pending = append(pending, reqs...)
+		case <-ctx.Done():
+			return
+		}
+		// Let concurrent callers join while the batch has room.
+		timer := time.NewTimer(lm.cfg.window)
+	gather:
+		for len(pending) < lm.cfg.sequences {
+			select {
+			case reqs := <-lm.queue:
+				pending = append(pending, reqs...)
+			case <-timer.C:
+				break gather
+			case <-ctx.Done():
+				timer.Stop()
+				fail(pending, ErrClosed)
+				return
+			}
+		}
+		timer.Stop()
+		lm.generate(ctx, c, pending)
+	}
+}
+
+func fail(reqs []*request, err error) {
+	for _, r := range reqs {
+		r.result <- result{err: err}
+	}
+}
+
+// generate answers reqs with one GenerateBatch. The batch runs until every
+// request is answered or abandoned by its caller, or the LM closes.
+func (lm *LM) generate(ctx context.Context, c *llama.Context, reqs []*request) {
+	var (
+		batch   []*request // the requests whose messages rendered
+		prompts []string
+		ctxs    []context.Context
+		calls   []rlm.SubCallInfo
+	)
+	for _, r := range reqs {
+		prompt, err := lm.render(r.messages)
+		if err != nil {
+			r.result <- result{err: err}
+			continue
+		}
+		batch = append(batch, r)
+		prompts = append(prompts, prompt)
+		ctxs = append(ctxs, r.ctx)
+		calls = append(calls, r.call)
+	}
+	if len(batch) == 0 {
+		return
+	}
+	if lm.cfg.hook != nil {
+		if after := lm.cfg.hook(c, calls); after != nil {
+			defer after()
+		}
+	}
+	gens, err := c.GenerateBatch(ctx, prompts,
+		llama.WithMaxTokens(lm.cfg.maxTokens),
+		llama.WithSampling(lm.cfg.sampling),
+		llama.WithStop(lm.cfg.stops...),
+		llama.WithPromptContexts(ctxs))
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ErrClosed
+		}
+		fail(batch, fmt.Errorf("local: %w", err))
+		return
+	}
+	for i, r := range batch {
+		g := gens[i]
+		if g.Err != nil {
+			r.result <- result{err: lm.explain(g)}
+			continue
+		}
+		r.result <- result{completion: rlm.Completion{
+			Text:             g.Text,
+			PromptTokens:     g.PromptTokens,
+			CompletionTokens: len(g.Tokens),
+			Duration:         g.PromptTime + g.GenerateTime,
+		}}
+	}
+}
+
+func (lm *LM) render(messages []rlm.Message) (string, error) {
+	msgs := make([]llama.ChatMessage, len(messages))
+	for i, m := range messages {
+		msgs[i] = llama.ChatMessage{Role: string(m.Role), Content: m.Content}
+	}
+	prompt, err := lm.model.ApplyChatTemplate(msgs, true)
+	if err != nil {
+		return "", fmt.Errorf("local: %w", err)
+	}
+	return prompt, nil
+}
+
+// explain turns a prompt's failure into advice the controller can act on.
+func (lm *LM) explain(g llama.Generation) error {
+	if errors.Is(g.Err, llama.ErrKVCacheFull) {
+		return fmt.Errorf("local: the prompt has %d tokens but the worker holds at most %d per sequence: send smaller chunks (about %d characters): %w",
+			g.PromptTokens, lm.cfg.sequenceSize, 3*(lm.cfg.sequenceSize-lm.cfg.maxTokens), g.Err)
+	}
+	return fmt.Errorf("local: %w", g.Err)
+}
