@@ -30,6 +30,10 @@ type Context struct {
 	unifiedKV                   bool
 
 	nodeNames  []string // cached by NodeNames
+	// known[s] is what sequence s's cache holds, as far as generation
+	// knows, so that a later prompt with the same start reuses it; nil when
+	// unknown (the caller decoded or edited the cache directly).
+	known [][]Token
 	embeddings bool     // made WithEmbeddings
 
 	// rebuildGraph asks the next Decode to build its graph anew: llama.cpp
@@ -177,6 +181,7 @@ func (m *Model) NewContext(opts ...ContextOption) (*Context, error) {
 		nSeq:      int(C.llama_n_seq_max(cc)),
 		unifiedKV: cfg.unifiedKV, embeddings: cfg.embeddings,
 	}
+	c.known = make([][]Token, c.nSeq)
 	c.batch = C.llama_batch_init(C.int32_t(c.nBatch), 0, 1)
 	if c.batch.token == nil {
 		c.free()
@@ -263,6 +268,19 @@ func (c *Context) SetThreads(generation, batch int) {
 // then removed from the cache again and the error wraps ctx.Err(). An error
 // from a hook aborts the decode the same way and is returned.
 func (c *Context) Decode(ctx context.Context, b *Batch) error {
+	if err := c.check("decode"); err != nil {
+		return err
+	}
+	for _, s := range b.seqs {
+		if s >= 0 && int(s) < len(c.known) {
+			c.known[s] = nil
+		}
+	}
+	return c.decode(ctx, b)
+}
+
+// decode is Decode without forgetting what generation knows of the cache.
+func (c *Context) decode(ctx context.Context, b *Batch) error {
 	if err := c.check("decode"); err != nil {
 		return err
 	}
@@ -425,6 +443,9 @@ func (c *Context) Embeddings(i int) ([]float32, error) {
 func (c *Context) ClearKV() {
 	if c.c != nil {
 		C.llama_memory_clear(C.llama_get_memory(c.c), true)
+		for s := range c.known {
+			c.known[s] = c.known[s][:0]
+		}
 	}
 }
 
@@ -435,7 +456,35 @@ func (c *Context) RemoveTokens(seq, from, to int) bool {
 	if c.c == nil || seq >= c.nSeq {
 		return false
 	}
-	return bool(C.llama_memory_seq_rm(C.llama_get_memory(c.c), C.llama_seq_id(seq), C.llama_pos(from), C.llama_pos(to)))
+	if to >= 0 {
+		c.forget(seq)
+	}
+	return c.removeTokens(seq, from, to)
+}
+
+// removeTokens removes [from, to) and keeps known up to date when to < 0.
+func (c *Context) removeTokens(seq, from, to int) bool {
+	ok := bool(C.llama_memory_seq_rm(C.llama_get_memory(c.c), C.llama_seq_id(seq), C.llama_pos(from), C.llama_pos(to)))
+	if !ok || to >= 0 {
+		return ok
+	}
+	from = max(from, 0)
+	for s := range c.known {
+		if (seq < 0 || s == seq) && c.known[s] != nil && from < len(c.known[s]) {
+			c.known[s] = c.known[s][:from]
+		}
+	}
+	return true
+}
+
+// forget marks what sequence seq's cache holds as unknown (every sequence
+// for seq < 0).
+func (c *Context) forget(seq int) {
+	for s := range c.known {
+		if seq < 0 || s == seq {
+			c.known[s] = nil
+		}
+	}
 }
 
 // CopySequence makes positions [from, to) of sequence src visible to
@@ -448,6 +497,7 @@ func (c *Context) CopySequence(src, dst, from, to int) error {
 		return &Error{Op: "copy sequence", Err: fmt.Errorf("sequences %d, %d outside [0, %d)", src, dst, c.nSeq)}
 	}
 	C.llama_memory_seq_cp(C.llama_get_memory(c.c), C.llama_seq_id(src), C.llama_seq_id(dst), C.llama_pos(from), C.llama_pos(to))
+	c.forget(dst)
 	return nil
 }
 
@@ -455,6 +505,11 @@ func (c *Context) CopySequence(src, dst, from, to int) error {
 func (c *Context) KeepSequence(seq int) {
 	if c.c != nil && seq >= 0 && seq < c.nSeq {
 		C.llama_memory_seq_keep(C.llama_get_memory(c.c), C.llama_seq_id(seq))
+		for s := range c.known {
+			if s != seq {
+				c.known[s] = c.known[s][:0:0]
+			}
+		}
 	}
 }
 

@@ -352,3 +352,62 @@ func TestGenerateBatchPerPromptContexts(t *testing.T) {
 		assert.Len(t, seqs, 1, "prompt %d stays in one sequence", tag)
 	}
 }
+
+// TestPromptCacheReuse continues a conversation: the second turn's prompt
+// starts with the first turn's prompt and reply, which the sequence's cache
+// already holds, so only the rest is decoded, and the reply equals a fresh
+// context's.
+func TestPromptCacheReuse(t *testing.T) {
+	m := tinyModel(t)
+	ctx := context.Background()
+	c := newContext(t, m)
+	first := "<|im_start|>user\nRoll for initiative.<|im_end|>\n<|im_start|>assistant\n"
+	g1, err := c.Generate(ctx, first, llama.WithMaxTokens(10))
+	require.NoError(t, err)
+	assert.Zero(t, g1.CachedTokens)
+
+	second := first + g1.Text + "<|im_end|>\n<|im_start|>user\nAnd now?<|im_end|>\n<|im_start|>assistant\n"
+	g2, err := c.Generate(ctx, second, llama.WithMaxTokens(10))
+	require.NoError(t, err)
+	firstTokens, err := m.Tokenize(first, true, true)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, g2.CachedTokens, len(firstTokens), "the first turn is not decoded again")
+
+	fresh, err := newContext(t, m).Generate(ctx, second, llama.WithMaxTokens(10))
+	require.NoError(t, err)
+	assert.Equal(t, fresh.Tokens, g2.Tokens)
+	assert.Zero(t, fresh.CachedTokens)
+
+	// The same prompt again reuses all of it but its last token.
+	again, err := c.Generate(ctx, second, llama.WithMaxTokens(10))
+	require.NoError(t, err)
+	assert.Equal(t, g2.PromptTokens-1, again.CachedTokens)
+	assert.Equal(t, g2.Tokens, again.Tokens)
+
+	// Editing the cache directly makes it unknown: nothing is reused.
+	c.RemoveTokens(0, 0, 5)
+	after, err := c.Generate(ctx, second, llama.WithMaxTokens(10))
+	require.NoError(t, err)
+	assert.Zero(t, after.CachedTokens)
+	assert.Equal(t, g2.Tokens, after.Tokens)
+}
+
+func TestGenerateBatchReusesSharedStarts(t *testing.T) {
+	m := tinyModel(t)
+	ctx := context.Background()
+	c := newContext(t, m, llama.WithSequences(2))
+	system := "<|im_start|>system\nAnswer from the chunk only.<|im_end|>\n<|im_start|>user\n"
+	prompts := []string{system + "chunk one", system + "chunk two", system + "chunk three"}
+	_, err := c.GenerateBatch(ctx, prompts[:2], llama.WithMaxTokens(4))
+	require.NoError(t, err)
+	got, err := c.GenerateBatch(ctx, prompts, llama.WithMaxTokens(4))
+	require.NoError(t, err)
+	systemTokens, err := m.Tokenize(system+"chunk ", true, true)
+	require.NoError(t, err)
+	for i, g := range got {
+		assert.GreaterOrEqual(t, g.CachedTokens, len(systemTokens), "prompt %d reuses the shared start", i)
+		want, err := newContext(t, m).Generate(ctx, prompts[i], llama.WithMaxTokens(4))
+		require.NoError(t, err)
+		assert.Equal(t, want.Tokens, g.Tokens)
+	}
+}

@@ -39,6 +39,10 @@ type Generation struct {
 	Text         string  // the generated text, without the prompt or a stop string
 	Tokens       []Token // the generated tokens, the end-of-generation token excluded
 	PromptTokens int
+	// CachedTokens is how many tokens at the start of the prompt were
+	// already in the sequence's cache (from an earlier call) and were not
+	// decoded again.
+	CachedTokens int
 	StopReason   StopReason
 	PromptTime   time.Duration // from the start until the first token was chosen
 	GenerateTime time.Duration // from the first token to the end
@@ -144,7 +148,7 @@ type slot struct {
 	seq     int
 	prompt  int // index of the prompt served, -1 when idle
 	tokens  []Token
-	fed     int // prompt tokens decoded so far
+	fed     int // prompt tokens in the KV cache so far
 	pos     int // position of the next token
 	last    Token
 	sampler *Sampler
@@ -155,170 +159,242 @@ type slot struct {
 	first   time.Time
 }
 
+// generation is one call of Generate or GenerateBatch in progress.
+type generation struct {
+	c        *Context
+	op       string
+	cfg      generateConfig
+	prompts  []string
+	gens     []Generation
+	slots    []*slot
+	next     int // the next prompt to admit
+	capacity int // tokens one sequence holds
+	maxStop  int // length of the longest stop string
+}
+
 // generate serves prompts on the given sequences with continuous batching:
 // every step decodes one new token for each generating sequence and, with
-// the batch's remaining room, prompt tokens of sequences still reading.
+// the batch's remaining room, prompt tokens of sequences still reading. A
+// sequence whose cache already holds the start of a prompt (the previous
+// turn of a conversation, a shared system prompt) keeps that part and
+// decodes only the rest.
 func (c *Context) generate(ctx context.Context, op string, prompts []string, seqs []int, cfg generateConfig) ([]Generation, error) {
 	if err := c.check(op); err != nil {
 		return nil, err
 	}
-	gens := make([]Generation, len(prompts))
+	g := &generation{c: c, op: op, cfg: cfg, prompts: prompts, gens: make([]Generation, len(prompts)), capacity: c.SequenceSize()}
 	if len(prompts) == 0 {
-		return gens, nil
+		return g.gens, nil
 	}
-	capacity := c.SequenceSize()
-	maxStop := 0
 	for _, s := range cfg.stops {
-		maxStop = max(maxStop, len(s))
+		g.maxStop = max(g.maxStop, len(s))
 	}
-
-	slots := make([]*slot, len(seqs))
-	for i, seq := range seqs {
+	for _, seq := range seqs {
 		sm, err := c.model.NewSampler(cfg.sampling)
 		if err != nil {
-			return gens, &Error{Op: op, Err: err}
+			return g.gens, &Error{Op: op, Err: err}
 		}
 		defer sm.Close()
-		slots[i] = &slot{seq: seq, prompt: -1, sampler: sm, logitAt: -1}
+		g.slots = append(g.slots, &slot{seq: seq, prompt: -1, sampler: sm, logitAt: -1})
 	}
-	promptErr := func(i int) error {
-		if i < len(cfg.perPrompt) && cfg.perPrompt[i] != nil {
-			if err := cfg.perPrompt[i].Err(); err != nil {
-				return &Error{Op: op, Err: err}
-			}
-		}
-		return nil
-	}
-	next := 0 // next prompt to admit
-	admit := func(s *slot) {
-		for next < len(prompts) {
-			i := next
-			next++
-			if err := promptErr(i); err != nil {
-				gens[i].Err = err
-				continue
-			}
-			toks, err := c.model.Tokenize(prompts[i], true, true)
-			switch {
-			case err != nil:
-				gens[i].Err = err
-				continue
-			case len(toks) == 0:
-				gens[i].Err = &Error{Op: op, Err: errors.New("empty prompt")}
-				continue
-			case len(toks) >= capacity:
-				gens[i].Err = &Error{Op: op, Err: fmt.Errorf("%w: prompt of %d tokens does not fit a sequence of %d", ErrKVCacheFull, len(toks), capacity)}
-				gens[i].PromptTokens = len(toks)
-				continue
-			}
-			c.RemoveTokens(s.seq, -1, -1)
-			s.sampler.Reset()
-			*s = slot{seq: s.seq, prompt: i, tokens: toks, sampler: s.sampler, logitAt: -1, start: time.Now(), text: s.text[:0]}
-			gens[i].PromptTokens = len(toks)
-			return
-		}
-		s.prompt = -1
-	}
-	for _, s := range slots {
-		admit(s)
-	}
+	g.admit()
 
 	var batch Batch
 	for {
 		// Prompts whose own context ended give their sequence up.
-		for _, s := range slots {
+		for _, s := range g.slots {
 			if s.prompt < 0 {
 				continue
 			}
-			if err := promptErr(s.prompt); err != nil {
-				gens[s.prompt].Err = err
-				gens[s.prompt].Text = string(s.text)
-				admit(s)
+			if err := g.promptErr(s.prompt); err != nil {
+				g.gens[s.prompt].Err = err
+				g.gens[s.prompt].Text = string(s.text)
+				s.prompt = -1
 			}
 		}
-		batch.Reset()
-		busy := false
-		// Generating sequences first: one token each keeps them moving.
-		for _, s := range slots {
-			s.logitAt = -1
-			if s.prompt >= 0 && s.fed == len(s.tokens) {
-				s.logitAt = batch.Len()
-				batch.AddTagged(s.last, s.pos, s.seq, true, s.prompt)
-				s.pos++
-				busy = true
-			}
+		g.admit()
+		if !g.fill(&batch) {
+			return g.gens, nil
 		}
-		// Prompt tokens fill the remaining room.
-		for _, s := range slots {
-			room := c.nBatch - batch.Len()
-			if s.prompt < 0 || s.fed == len(s.tokens) || room == 0 {
-				busy = busy || s.prompt >= 0
-				continue
-			}
-			n := min(room, len(s.tokens)-s.fed)
-			done := s.fed+n == len(s.tokens)
-			batch.addSequenceTagged(s.tokens[s.fed:s.fed+n], s.pos, s.seq, done, s.prompt)
-			if done {
-				s.logitAt = batch.Len() - 1
-			}
-			s.fed += n
-			s.pos += n
-			busy = true
-		}
-		if !busy {
-			return gens, nil
-		}
-		if err := c.Decode(ctx, &batch); err != nil {
-			for _, s := range slots {
+		if err := c.decode(ctx, &batch); err != nil {
+			for _, s := range g.slots {
+				c.known[s.seq] = nil // rolled back: what the cache holds is no longer tracked
 				if s.prompt >= 0 {
-					gens[s.prompt].Text = string(s.text)
+					g.gens[s.prompt].Text = string(s.text)
 				}
 			}
-			return gens, &Error{Op: op, Err: err}
+			return g.gens, &Error{Op: op, Err: err}
 		}
-		for _, s := range slots {
-			if s.logitAt < 0 {
-				continue
-			}
-			tok, err := s.sampler.Sample(c, s.logitAt)
-			if err != nil {
-				return gens, &Error{Op: op, Err: err}
-			}
-			g := &gens[s.prompt]
-			if s.first.IsZero() {
-				s.first = time.Now()
-				g.PromptTime = s.first.Sub(s.start)
-			}
-			stop, finished := StopEndOfGeneration, false
-			if c.model.IsEndOfGeneration(tok) {
-				finished = true
-			} else {
-				g.Tokens = append(g.Tokens, tok)
-				s.last = tok
-				from := max(0, len(s.text)-maxStop+1)
-				s.text = append(s.text, tokenPiece(c.model.vocab, tok, false)...)
-				if cut := indexStop(s.text, cfg.stops, from); cut >= 0 {
-					s.text = s.text[:cut]
-					stop, finished = StopString, true
-				} else if cfg.maxTokens > 0 && len(g.Tokens) >= cfg.maxTokens {
-					stop, finished = StopMaxTokens, true
-				} else if s.pos >= capacity {
-					stop, finished = StopContextFull, true
+		for i := 0; i < batch.Len(); i++ {
+			c.known[batch.seqs[i]] = append(c.known[batch.seqs[i]], batch.tokens[i])
+		}
+		for _, s := range g.slots {
+			if s.logitAt >= 0 {
+				if err := g.step(s); err != nil {
+					return g.gens, err
 				}
-			}
-			if cfg.stream != nil {
-				if err := s.flush(s.prompt, cfg, finished); err != nil {
-					return gens, &Error{Op: op, Err: err}
-				}
-			}
-			if finished {
-				g.Text = string(s.text)
-				g.StopReason = stop
-				g.GenerateTime = time.Since(s.first)
-				admit(s)
 			}
 		}
 	}
+}
+
+func (g *generation) promptErr(i int) error {
+	if i < len(g.cfg.perPrompt) && g.cfg.perPrompt[i] != nil {
+		if err := g.cfg.perPrompt[i].Err(); err != nil {
+			return &Error{Op: g.op, Err: err}
+		}
+	}
+	return nil
+}
+
+// admit gives waiting prompts to idle sequences, each to the sequence whose
+// cache shares the longest start with it.
+func (g *generation) admit() {
+	for g.next < len(g.prompts) {
+		var idle []*slot
+		for _, s := range g.slots {
+			if s.prompt < 0 {
+				idle = append(idle, s)
+			}
+		}
+		if len(idle) == 0 {
+			return
+		}
+		i := g.next
+		g.next++
+		toks, err := g.tokenize(i)
+		if err != nil {
+			g.gens[i].Err = err
+			continue
+		}
+		best, reuse := idle[0], -1
+		for _, s := range idle {
+			if n := commonPrefix(g.c.known[s.seq], toks); n > reuse {
+				best, reuse = s, n
+			}
+		}
+		g.start(best, i, toks, reuse)
+	}
+}
+
+func (g *generation) tokenize(i int) ([]Token, error) {
+	if err := g.promptErr(i); err != nil {
+		return nil, err
+	}
+	toks, err := g.c.model.Tokenize(g.prompts[i], true, true)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(toks) == 0:
+		return nil, &Error{Op: g.op, Err: errors.New("empty prompt")}
+	case len(toks) >= g.capacity:
+		g.gens[i].PromptTokens = len(toks)
+		return nil, &Error{Op: g.op, Err: fmt.Errorf("%w: prompt of %d tokens does not fit a sequence of %d", ErrKVCacheFull, len(toks), g.capacity)}
+	}
+	return toks, nil
+}
+
+// start puts prompt i on sequence s, keeping the first reuse tokens its
+// cache already holds.
+func (g *generation) start(s *slot, i int, toks []Token, reuse int) {
+	c := g.c
+	// The last prompt token is always decoded again: its logits are needed.
+	reuse = min(reuse, len(toks)-1)
+	if reuse <= 0 || !c.removeTokens(s.seq, reuse, -1) {
+		reuse = 0
+		c.removeTokens(s.seq, -1, -1)
+	}
+	s.sampler.Reset()
+	*s = slot{seq: s.seq, prompt: i, tokens: toks, fed: reuse, pos: reuse, sampler: s.sampler, logitAt: -1, start: time.Now(), text: s.text[:0]}
+	g.gens[i].PromptTokens = len(toks)
+	g.gens[i].CachedTokens = reuse
+}
+
+// fill builds the next batch: one token for each generating sequence, then
+// prompt tokens in the room left. It reports false when nothing is left to
+// decode.
+func (g *generation) fill(batch *Batch) bool {
+	batch.Reset()
+	busy := false
+	for _, s := range g.slots {
+		s.logitAt = -1
+		if s.prompt >= 0 && s.fed == len(s.tokens) {
+			s.logitAt = batch.Len()
+			batch.AddTagged(s.last, s.pos, s.seq, true, s.prompt)
+			s.pos++
+			busy = true
+		}
+	}
+	for _, s := range g.slots {
+		room := g.c.nBatch - batch.Len()
+		if s.prompt < 0 || s.fed == len(s.tokens) || room == 0 {
+			busy = busy || s.prompt >= 0
+			continue
+		}
+		n := min(room, len(s.tokens)-s.fed)
+		done := s.fed+n == len(s.tokens)
+		batch.addSequenceTagged(s.tokens[s.fed:s.fed+n], s.pos, s.seq, done, s.prompt)
+		if done {
+			s.logitAt = batch.Len() - 1
+		}
+		s.fed += n
+		s.pos += n
+		busy = true
+	}
+	return busy
+}
+
+// step samples the next token of s from the batch just decoded and decides
+// whether its prompt is finished; a finished prompt frees the sequence.
+func (g *generation) step(s *slot) error {
+	c, cfg := g.c, g.cfg
+	tok, err := s.sampler.Sample(c, s.logitAt)
+	if err != nil {
+		return &Error{Op: g.op, Err: err}
+	}
+	gen := &g.gens[s.prompt]
+	if s.first.IsZero() {
+		s.first = time.Now()
+		gen.PromptTime = s.first.Sub(s.start)
+	}
+	stop, finished := StopEndOfGeneration, false
+	if c.model.IsEndOfGeneration(tok) {
+		finished = true
+	} else {
+		gen.Tokens = append(gen.Tokens, tok)
+		s.last = tok
+		from := max(0, len(s.text)-g.maxStop+1)
+		s.text = append(s.text, tokenPiece(c.model.vocab, tok, false)...)
+		if cut := indexStop(s.text, cfg.stops, from); cut >= 0 {
+			s.text = s.text[:cut]
+			stop, finished = StopString, true
+		} else if cfg.maxTokens > 0 && len(gen.Tokens) >= cfg.maxTokens {
+			stop, finished = StopMaxTokens, true
+		} else if s.pos >= g.capacity {
+			stop, finished = StopContextFull, true
+		}
+	}
+	if cfg.stream != nil {
+		if err := s.flush(s.prompt, cfg, finished); err != nil {
+			return &Error{Op: g.op, Err: err}
+		}
+	}
+	if finished {
+		gen.Text = string(s.text)
+		gen.StopReason = stop
+		gen.GenerateTime = time.Since(s.first)
+		s.prompt = -1
+	}
+	return nil
+}
+
+// commonPrefix is the length of the longest common start of a and b.
+func commonPrefix(a, b []Token) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
 
 // flush streams the text that is safe to show: not an incomplete UTF-8

@@ -140,8 +140,8 @@ func (c *Context) NodeNames(ctx context.Context) ([]string, error) {
 	pos := c.SequenceEnd(0)
 	var b Batch
 	b.Add(0, pos, 0, true)
-	err := c.Decode(ctx, &b)
-	c.RemoveTokens(0, pos, -1)
+	err := c.decode(ctx, &b)
+	c.removeTokens(0, pos, -1)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,8 @@ type config struct {
 func WithSequences(n int) Option { return func(c *config) { c.sequences = n } }
 
 // WithSequenceSize sets the tokens one conversation may hold, prompt and
-// reply together. Default 8192, or the model's training context if smaller.
+// reply together. Default 8192. Beyond the model's training context the
+// model runs but its quality degrades; New logs a warning then.
 func WithSequenceSize(n int) Option { return func(c *config) { c.sequenceSize = n } }
 
 // WithThreads sets the CPU threads. Default: every CPU.
@@ -120,7 +121,8 @@ func New(model *llama.Model, opts ...Option) (*LM, error) {
 		return nil, fmt.Errorf("local: %w", err)
 	}
 	if info.TrainContext > 0 && cfg.sequenceSize > info.TrainContext {
-		cfg.sequenceSize = info.TrainContext
+		cfg.logger.Warn("local: sequence size beyond the model's training context",
+			"model", model.Path(), "sequence_size", cfg.sequenceSize, "train_context", info.TrainContext)
 	}
 	copts := append([]llama.ContextOption{
 		llama.WithSequences(cfg.sequences),
@@ -139,6 +141,10 @@ func New(model *llama.Model, opts ...Option) (*LM, error) {
 
 // Model returns the model the LM runs.
 func (lm *LM) Model() *llama.Model { return lm.model }
+
+// SequenceSize is the most tokens one conversation may hold, prompt and
+// reply together.
+func (lm *LM) SequenceSize() int { return lm.cfg.sequenceSize }
 
 // Complete answers one conversation. Concurrent calls are decoded together.
 func (lm *LM) Complete(ctx context.Context, messages []rlm.Message) (rlm.Completion, error) {
@@ -325,10 +331,11 @@ func (lm *LM) render(messages []rlm.Message) (string, error) {
 	return prompt, nil
 }
 
-// explain turns a prompt's failure into advice the controller can act on.
+// explain turns a prompt's failure into advice a controller can act on
+// when the error comes back to its code from a sub-call.
 func (lm *LM) explain(g llama.Generation) error {
 	if errors.Is(g.Err, llama.ErrKVCacheFull) {
-		return fmt.Errorf("local: the prompt has %d tokens but the worker holds at most %d per sequence: send smaller chunks (about %d characters): %w",
+		return fmt.Errorf("local: the prompt has %d tokens but this model holds at most %d per conversation: shorten it (for sub-calls, send smaller chunks, about %d characters): %w",
 			g.PromptTokens, lm.cfg.sequenceSize, 3*(lm.cfg.sequenceSize-lm.cfg.maxTokens), g.Err)
 	}
 	return fmt.Errorf("local: %w", g.Err)
