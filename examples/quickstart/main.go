@@ -1,0 +1,209 @@
+// Command quickstart answers a question about a document with a Recursive
+// Language Model: a controller model writes Python that reads the document
+// in a REPL and asks a worker model about chunks of it. Both GGUF models run
+// in this process through llama.cpp.
+//
+//	go run ./examples/quickstart -controller coder-q4_k_m.gguf -worker instruct-f16.gguf \
+//		-doc transcript.txt -q "How many times does Travis roll for initiative?"
+//
+// With two GPUs the controller goes on the first and the worker on the
+// second (-ngl sets the layers offloaded); with one GPU both share it; on a
+// CPU-only machine both run on the CPU. It prints the answer and the run's
+// statistics, and writes the trajectory as JSONL and HTML when asked.
+//
+// Models with random weights (from examples/mkmodel) cannot write code: the
+// run then ends after the last iteration and says that no final answer came.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"time"
+
+	"github.com/go-rlm/rlm/llama"
+	"github.com/go-rlm/rlm/rlm"
+	"github.com/go-rlm/rlm/rlm/local"
+)
+
+type options struct {
+	controller, worker, doc, question string
+	ngl, iterations, threads          int
+	ctxSize, workerSeqs, maxReply     int
+	trajectory, html, backend         string
+	verbose                           bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.controller, "controller", "", "controller GGUF model (required)")
+	flag.StringVar(&o.worker, "worker", "", "worker GGUF model (required)")
+	flag.StringVar(&o.doc, "doc", "", "document file (required)")
+	flag.StringVar(&o.question, "q", "", "question about the document (required)")
+	flag.IntVar(&o.ngl, "ngl", 999, "layers to offload to a GPU, when there is one")
+	flag.IntVar(&o.iterations, "iterations", 30, "most controller turns")
+	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "CPU threads per model")
+	flag.IntVar(&o.ctxSize, "ctx", 16384, "tokens of context per conversation, for either model")
+	flag.IntVar(&o.workerSeqs, "worker-sequences", 4, "sub-calls the worker decodes at once")
+	flag.IntVar(&o.maxReply, "max-reply", 1024, "most tokens per model reply")
+	flag.StringVar(&o.trajectory, "trajectory", "", "write the trajectory as JSONL to this file")
+	flag.StringVar(&o.html, "html", "", "write the trajectory as an HTML page to this file")
+	flag.StringVar(&o.backend, "backend", "third_party/lib/libggml-cuda.so", "GPU backend library to load if it exists")
+	flag.BoolVar(&o.verbose, "v", false, "log the run's progress")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	switch {
+	case o.controller == "" || o.worker == "":
+		return errors.New("-controller and -worker are required")
+	case o.doc == "":
+		return errors.New("-doc is required")
+	case o.question == "":
+		return errors.New("-q is required")
+	}
+	doc, err := os.ReadFile(o.doc)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if o.verbose {
+		logger = slog.Default()
+	}
+	if _, err := os.Stat(o.backend); err == nil {
+		if err := llama.LoadBackend(o.backend); err != nil {
+			return err
+		}
+	}
+	ctrlDevice, workerDevice := placement()
+
+	controllerModel, err := load(ctx, o.controller, ctrlDevice, o.ngl)
+	if err != nil {
+		return err
+	}
+	defer controllerModel.Close()
+	workerModel, err := load(ctx, o.worker, workerDevice, o.ngl)
+	if err != nil {
+		return err
+	}
+	defer workerModel.Close()
+
+	controller, err := local.New(controllerModel, local.WithSequences(1), local.WithSequenceSize(o.ctxSize),
+		local.WithMaxTokens(o.maxReply), local.WithThreads(o.threads), local.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer controller.Close()
+	worker, err := local.New(workerModel, local.WithSequences(o.workerSeqs), local.WithSequenceSize(o.ctxSize),
+		local.WithMaxTokens(o.maxReply), local.WithThreads(o.threads), local.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer worker.Close()
+
+	var trajectory rlm.Trajectory
+	engine, err := rlm.New(controller, worker,
+		rlm.WithMaxIterations(o.iterations),
+		// Leave the reply its room in the controller's window.
+		rlm.WithControllerContext(controller.SequenceSize()-o.maxReply),
+		rlm.WithObserver(trajectory.Observer()),
+		rlm.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	res, err := engine.Run(ctx, string(doc), o.question)
+	if err != nil {
+		return err
+	}
+	if err := writeTrajectory(&trajectory, o.trajectory, (*rlm.Trajectory).WriteJSONL); err != nil {
+		return err
+	}
+	if err := writeTrajectory(&trajectory, o.html, (*rlm.Trajectory).WriteHTML); err != nil {
+		return err
+	}
+	report(out, res, ctrlDevice, workerDevice)
+	return nil
+}
+
+// placement puts the controller on the first GPU and the worker on the
+// second; with one GPU both share it, and without one both use the CPU ("").
+func placement() (controller, worker string) {
+	var gpus []string
+	for _, d := range llama.Devices() {
+		if d.Kind == llama.DeviceGPU {
+			gpus = append(gpus, d.Name)
+		}
+	}
+	switch len(gpus) {
+	case 0:
+		return "", ""
+	case 1:
+		return gpus[0], gpus[0]
+	}
+	return gpus[0], gpus[1]
+}
+
+func load(ctx context.Context, path, device string, ngl int) (*llama.Model, error) {
+	opts := []llama.ModelOption{llama.WithGPULayers(0)}
+	if device != "" {
+		opts = []llama.ModelOption{llama.WithDevices(device), llama.WithGPULayers(ngl)}
+	}
+	return llama.LoadModel(ctx, path, opts...)
+}
+
+func writeTrajectory(t *rlm.Trajectory, path string, write func(*rlm.Trajectory, io.Writer) error) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(t, f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func report(w io.Writer, res rlm.Result, ctrlDevice, workerDevice string) {
+	if res.Final {
+		fmt.Fprintf(w, "answer: %s\n", res.Answer)
+	} else {
+		fmt.Fprintf(w, "no final answer came (stopped: %s)\n", res.Stop)
+		if res.Answer != "" {
+			fmt.Fprintf(w, "the controller's last reply: %.200q\n", res.Answer)
+		}
+	}
+	s := res.Stats
+	fmt.Fprintf(w, "devices:      controller %s, worker %s\n", orCPU(ctrlDevice), orCPU(workerDevice))
+	fmt.Fprintf(w, "iterations:   %d\n", s.Iterations)
+	fmt.Fprintf(w, "sub-calls:    %d (%d failed)\n", s.SubCalls, s.SubCallsFailed)
+	fmt.Fprintf(w, "code blocks:  %d run, %d failed (success rate %.0f%%)\n", s.CodeBlocks, s.CodeBlocksFailed, 100*s.CodeSuccessRate())
+	fmt.Fprintf(w, "tokens:       controller %d in / %d out, worker %d in / %d out\n",
+		s.Controller.PromptTokens, s.Controller.CompletionTokens, s.Worker.PromptTokens, s.Worker.CompletionTokens)
+	fmt.Fprintf(w, "time:         %s total (controller %s, worker %s, code %s)\n",
+		round(s.Time.Total), round(s.Time.Controller), round(s.Time.Worker), round(s.Time.Code))
+}
+
+func orCPU(device string) string {
+	if device == "" {
+		return "CPU"
+	}
+	return device
+}
+
+func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }

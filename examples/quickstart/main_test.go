@@ -1,0 +1,119 @@
+package main_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
+
+	"github.com/go-rlm/rlm/examples/internal/cmdtest"
+	"github.com/go-rlm/rlm/llama/llamatest"
+	"github.com/go-rlm/rlm/rlm"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "quickstart-test")
+	if err != nil {
+		println(err.Error())
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "quickstart")
+	code := 1
+	if err := cmdtest.Build(".", binary); err != nil {
+		println(err.Error())
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func quickstart(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	}
+	require.NoError(t, err)
+	return 0, stdout.String(), stderr.String()
+}
+
+// TestRandomModelsEndCleanly runs the quickstart with two models of random
+// weights: the controller cannot write code, so the run uses its iterations
+// and says that no final answer came.
+func TestRandomModelsEndCleanly(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not found: the REPL needs it")
+	}
+	cfg := llamatest.DefaultConfig()
+	cfg.Seed = 2
+	controller := llamatest.Model(t, cfg)
+	worker := llamatest.Model(t, llamatest.DefaultConfig())
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "doc.txt")
+	require.NoError(t, os.WriteFile(doc, []byte(strings.Repeat("Matt: Roll initiative.\nLaura: 17.\n", 40)), 0o644))
+	jsonl, page := filepath.Join(dir, "run.jsonl"), filepath.Join(dir, "run.html")
+
+	code, stdout, stderr := quickstart(t, "-controller", controller, "-worker", worker, "-doc", doc,
+		"-q", "How many rolls?", "-iterations", "2", "-max-reply", "64", "-ctx", "8192", "-threads", "1",
+		"-trajectory", jsonl, "-html", page)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "no final answer came")
+	assert.Contains(t, stdout, "iterations:   3", "two iterations and the last request for an answer")
+	assert.Contains(t, stdout, "devices:      controller CPU, worker CPU")
+
+	f, err := os.Open(jsonl)
+	require.NoError(t, err)
+	defer f.Close()
+	tr, err := rlm.ReadTrajectory(f)
+	require.NoError(t, err)
+	res, ok := tr.Result()
+	require.True(t, ok)
+	assert.False(t, res.Final)
+	assert.Equal(t, rlm.StopMaxIterations, res.Stop)
+
+	pageBytes, err := os.ReadFile(page)
+	require.NoError(t, err)
+	_, err = html.Parse(bytes.NewReader(pageBytes))
+	require.NoError(t, err)
+	assert.Contains(t, string(pageBytes), "How many rolls?")
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "doc.txt")
+	require.NoError(t, os.WriteFile(doc, []byte("text"), 0o644))
+	model := llamatest.Model(t, llamatest.DefaultConfig())
+	tests := []struct {
+		name, want string
+		args       []string
+	}{
+		{"no models", "-controller and -worker are required", []string{"-doc", doc, "-q", "?"}},
+		{"no doc", "-doc is required", []string{"-controller", model, "-worker", model, "-q", "?"}},
+		{"no question", "-q is required", []string{"-controller", model, "-worker", model, "-doc", doc}},
+		{"missing doc", "no such file", []string{"-controller", model, "-worker", model, "-doc", filepath.Join(dir, "none"), "-q", "?"}},
+		{"bad model", "not a GGUF file", []string{"-controller", doc, "-worker", model, "-doc", doc, "-q", "?"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := quickstart(t, tt.args...)
+			assert.Equal(t, 1, code)
+			assert.Empty(t, stdout)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
