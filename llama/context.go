@@ -29,12 +29,12 @@ type Context struct {
 	nCtx, nBatch, nUbatch, nSeq int
 	unifiedKV                   bool
 
-	nodeNames  []string // cached by NodeNames
+	nodeNames []string // cached by NodeNames
 	// known[s] is what sequence s's cache holds, as far as generation
 	// knows, so that a later prompt with the same start reuses it; nil when
 	// unknown (the caller decoded or edited the cache directly).
-	known [][]Token
-	embeddings bool     // made WithEmbeddings
+	known      [][]Token
+	embeddings bool // made WithEmbeddings
 
 	// rebuildGraph asks the next Decode to build its graph anew: llama.cpp
 	// reuses the previous graph when only the control vector changed.
