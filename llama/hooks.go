@@ -174,12 +174,16 @@ type hookSet struct {
 	record func(name string) // NodeNames' recorder, when set
 
 	// per Decode
-	batch    *Batch
-	plan     [][]int        // batch indices of each micro-batch
-	seen     map[string]int // node name -> micro-batches seen so far
-	firstErr error
-	buf      []float32
-	tokens   []TokenRef
+	batch *Batch
+	plan  [][]int // batch indices of each micro-batch
+	// firstNode is the name of the first node the graph evaluates; each
+	// time it comes up again, a new micro-batch has started. (Node names
+	// are not unique within a graph: norm-L, Qcur-L and others repeat.)
+	firstNode string
+	micro     int
+	firstErr  error
+	buf       []float32
+	tokens    []TokenRef
 }
 
 type hook struct {
@@ -206,10 +210,7 @@ func (s *hookSet) active() bool { return len(s.hooks) > 0 || s.record != nil }
 
 func (s *hookSet) begin(b *Batch, plan [][]int) {
 	s.batch, s.plan, s.firstErr = b, plan, nil
-	if s.seen == nil {
-		s.seen = map[string]int{}
-	}
-	clear(s.seen)
+	s.firstNode, s.micro = "", -1
 }
 
 func (s *hookSet) end() { s.batch, s.plan = nil, nil }
@@ -240,13 +241,19 @@ func (s *hookSet) fail(err error) {
 
 //export goHookWants
 func goHookWants(h C.uintptr_t, t *C.struct_ggml_tensor) C.bool {
+	s := handleValue[*hookSet](h)
+	n := C.GoString(&t.name[0])
+	if s.firstNode == "" {
+		s.firstNode = n
+	}
+	if n == s.firstNode {
+		s.micro++
+	}
 	// Only contiguous F32 nodes can be handed to Go as []float32; the
 	// others are views into the KV cache and the like.
 	if t._type != C.GGML_TYPE_F32 || !bool(C.ggml_is_contiguous(t)) {
 		return false
 	}
-	s := handleValue[*hookSet](h)
-	n := C.GoString(&t.name[0])
 	if s.record != nil {
 		s.record(n)
 		return false
@@ -283,8 +290,7 @@ func (s *hookSet) run(t *C.struct_ggml_tensor) {
 	if n > 0 {
 		C.ggml_backend_tensor_get(t, unsafe.Pointer(&a.Data[0]), 0, C.size_t(4*n))
 	}
-	a.MicroBatch = s.seen[name]
-	s.seen[name]++
+	a.MicroBatch = max(s.micro, 0)
 	a.Tokens = s.tokensOf(&a)
 
 	modified := false
@@ -303,16 +309,15 @@ func (s *hookSet) run(t *C.struct_ggml_tensor) {
 	}
 }
 
-// tokensOf matches the activation's token dimension to the micro-batch:
-// either every token of it, or (last layer) only the tokens with logits.
+// tokensOf finds the activation's token dimension and matches it to the
+// micro-batch: either every token of it, or (from the last layer's output
+// selection on) only the tokens with logits. Rows are tokens in dimension 1
+// for most nodes, and in dimension 2 for the 3-D per-head projections
+// [head_dim, heads, tokens]; the first of those dimensions whose size fits
+// is taken.
 func (s *hookSet) tokensOf(a *Activation) []TokenRef {
 	if s.batch == nil || a.MicroBatch >= len(s.plan) {
 		return nil
-	}
-	// Per-head projections are [head_dim, heads, tokens].
-	switch strings.SplitN(a.Name, "-", 2)[0] {
-	case "Qcur", "Kcur", "Vcur":
-		a.TokenDim = 2
 	}
 	idxs := s.plan[a.MicroBatch]
 	nOut := 0
@@ -321,13 +326,27 @@ func (s *hookSet) tokensOf(a *Activation) []TokenRef {
 			nOut++
 		}
 	}
+	dims := []int{1, 2}
+	switch strings.SplitN(a.Name, "-", 2)[0] {
+	case "Qcur", "Kcur", "Vcur":
+		if a.Shape[2] > 1 { // the 3-D per-head form, not the 2-D projection
+			dims = []int{2, 1}
+		}
+	}
 	var keep func(i int) bool
-	switch a.Shape[a.TokenDim] {
-	case len(idxs):
-		keep = func(int) bool { return true }
-	case nOut:
-		keep = func(i int) bool { return s.batch.logits[i] }
-	default:
+	for _, d := range dims {
+		switch a.Shape[d] {
+		case len(idxs):
+			keep = func(int) bool { return true }
+		case nOut:
+			keep = func(i int) bool { return s.batch.logits[i] }
+		default:
+			continue
+		}
+		a.TokenDim = d
+		break
+	}
+	if keep == nil {
 		return nil
 	}
 	s.tokens = s.tokens[:0]

@@ -233,3 +233,62 @@ func TestControlVectorMatchesHook(t *testing.T) {
 	assert.Error(t, c.SetControlVector(map[int][]float32{0: vec}), "layer 0 has no control vector")
 	assert.Error(t, c.SetControlVector(map[int][]float32{1: vec[:3]}), "wrong size")
 }
+
+// TestRepeatedNodeNames hooks nodes whose names repeat within one graph
+// (norm-L twice, Qcur-L three times: before the bias, after it, after RoPE)
+// and nodes whose tokens are not in the usual dimension, over a batch split
+// into micro-batches: every call must name its micro-batch and tokens right.
+func TestRepeatedNodeNames(t *testing.T) {
+	m := tinyModel(t)
+	c := newContext(t, m, llama.WithMicroBatchSize(4), llama.WithFlashAttention(llama.FlashAttentionOff))
+	type call struct {
+		micro, tokenDim int
+		first, n        int // first position and count of Tokens
+		shape           [4]int
+	}
+	calls := map[string][]call{}
+	_, err := c.Observe("*-1*", func(a *llama.Activation) error {
+		cl := call{micro: a.MicroBatch, tokenDim: a.TokenDim, n: len(a.Tokens), shape: a.Shape}
+		if len(a.Tokens) > 0 {
+			cl.first = a.Tokens[0].Pos
+		}
+		calls[a.Name] = append(calls[a.Name], cl)
+		return nil
+	})
+	require.NoError(t, err)
+	var b llama.Batch
+	b.AddSequence([]llama.Token{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'}, 0, 0, true) // micro-batches of 4, 4, 2
+	require.NoError(t, c.Decode(context.Background(), &b))
+
+	for name, cs := range calls {
+		if cs[0].n == 0 {
+			// A flattened view such as the transposed V cache has no
+			// token dimension: its Tokens are nil.
+			continue
+		}
+		perMicro := len(cs) / 3
+		require.Equal(t, 3*perMicro, len(cs), "%s: the same number of calls in each micro-batch", name)
+		for i, cl := range cs {
+			mb := i / perMicro
+			assert.Equal(t, mb, cl.micro, "%s call %d", name, i)
+			want := []int{4, 4, 2}[mb]
+			require.Equal(t, want, cl.n, "%s call %d: tokens of micro-batch %d, shape %v", name, i, mb, cl.shape)
+			assert.Equal(t, want, cl.shape[cl.tokenDim], "%s: the token dimension holds the tokens", name)
+			assert.Equal(t, 4*mb, cl.first, "%s call %d", name, i)
+		}
+	}
+	assert.Len(t, calls["Qcur-1"], 9, "Qcur-1 is three nodes")
+	for _, cl := range calls["Qcur-1"] {
+		if cl.shape[2] > 1 { // [head_dim, heads, tokens] after the reshape
+			assert.Equal(t, 2, cl.tokenDim)
+		} else { // [n_embd, tokens] from the projection
+			assert.Equal(t, 1, cl.tokenDim)
+		}
+	}
+	assert.Equal(t, 1, calls["Kcur-1 (view)"][0].tokenDim)
+	assert.Len(t, calls["norm-1"], 6, "norm-1 is two nodes")
+	for _, name := range []string{"l_out-1", "ffn_inp-1", "kq_soft_max-1", "kqv_out-1"} {
+		assert.NotEmpty(t, calls[name], name)
+		assert.Positive(t, calls[name][0].n, "%s has tokens", name)
+	}
+}

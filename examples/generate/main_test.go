@@ -1,10 +1,7 @@
 package main_test
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,35 +15,11 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "generate-test")
-	if err != nil {
-		println(err.Error())
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "generate")
-	code := 1
-	if err := cmdtest.Build(".", binary); err != nil {
-		println(err.Error())
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cmdtest.Main(m, &binary) }
 
 func generate(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	}
-	require.NoError(t, err)
-	return 0, stdout.String(), stderr.String()
+	return cmdtest.Run(t, binary, args...)
 }
 
 // nodeLlamaCppGreedy is what node-llama-cpp 3.22.1 (its own prebuilt
@@ -60,14 +33,14 @@ func TestGreedyTextMatchesNodeLlamaCpp(t *testing.T) {
 	cfg := llamatest.DefaultConfig()
 	cfg.Seed = 1
 	model := llamatest.Model(t, cfg)
-	code, stdout, stderr := generate(t, "-model", model, "-prompt", "Hello", "-n", "30", "-threads", "2")
+	code, stdout, stderr := generate(t, "-model", model, "-prompt", "Hello", "-n", "30", "-threads", "1")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, nodeLlamaCppGreedy, []byte(strings.TrimSuffix(stdout, "\n")))
 }
 
 func TestSampledTextIsReproducible(t *testing.T) {
 	model := llamatest.Model(t, llamatest.DefaultConfig())
-	args := []string{"-model", model, "-prompt", "The dragon", "-n", "20", "-temp", "0.8", "-seed", "3", "-threads", "2"}
+	args := []string{"-model", model, "-prompt", "The dragon", "-n", "20", "-temp", "0.8", "-seed", "3", "-threads", "1"}
 	_, a, _ := generate(t, args...)
 	_, b, _ := generate(t, args...)
 	assert.Equal(t, a, b)

@@ -2,9 +2,7 @@ package main_test
 
 import (
 	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,38 +17,12 @@ import (
 // binary is the mkmodel executable TestMain builds.
 var binary string
 
-func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "mkmodel-test")
-	if err != nil {
-		println(err.Error())
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "mkmodel")
-	if err := cmdtest.Build(".", binary); err != nil {
-		println(err.Error())
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { cmdtest.Main(m, &binary) }
 
 // mkmodel runs the command and returns its exit status, stdout and stderr.
 func mkmodel(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	}
-	require.NoError(t, err)
-	return 0, stdout.String(), stderr.String()
+	return cmdtest.Run(t, binary, args...)
 }
 
 func TestWritesModels(t *testing.T) {

@@ -30,7 +30,7 @@ func loadModel(t testing.TB) *llama.Model {
 
 func newLM(t testing.TB, m *llama.Model, opts ...local.Option) *local.LM {
 	t.Helper()
-	opts = append([]local.Option{local.WithThreads(2), local.WithSequenceSize(1024), local.WithMaxTokens(8)}, opts...)
+	opts = append([]local.Option{local.WithThreads(1), local.WithSequenceSize(1024), local.WithMaxTokens(8)}, opts...)
 	lm, err := local.New(m, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, lm.Close()) })
@@ -53,7 +53,7 @@ func TestComplete(t *testing.T) {
 	assert.Positive(t, got.Duration)
 
 	// The same reply as the llama package's own greedy generation.
-	c, err := m.NewContext(llama.WithContextSize(1024), llama.WithThreads(2, 2))
+	c, err := m.NewContext(llama.WithContextSize(1024), llama.WithThreads(1, 1))
 	require.NoError(t, err)
 	defer c.Close()
 	want, err := c.Generate(context.Background(), prompt, llama.WithMaxTokens(8))
