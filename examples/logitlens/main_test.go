@@ -1,0 +1,134 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-rlm/rlm/examples/internal/cmdtest"
+	"github.com/go-rlm/rlm/llama"
+	"github.com/go-rlm/rlm/llama/llamatest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "logitlens-test")
+	if err != nil {
+		println(err.Error())
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "logitlens")
+	code := 1
+	if err := cmdtest.Build(".", binary); err != nil {
+		println(err.Error())
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func logitlens(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(binary, append([]string{"-threads", "1"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	}
+	require.NoError(t, err)
+	return 0, stdout.String(), stderr.String()
+}
+
+// modelTopToken is the model's own most likely next token after prompt.
+func modelTopToken(t *testing.T, path, prompt string) llama.Token {
+	t.Helper()
+	m, err := llama.LoadModel(context.Background(), path)
+	require.NoError(t, err)
+	defer m.Close()
+	c, err := m.NewContext(llama.WithContextSize(256), llama.WithThreads(1, 1))
+	require.NoError(t, err)
+	defer c.Close()
+	toks, err := m.Tokenize(prompt, true, true)
+	require.NoError(t, err)
+	var b llama.Batch
+	b.AddSequence(toks, 0, 0, true)
+	require.NoError(t, c.Decode(context.Background(), &b))
+	logits, err := c.Logits(b.Len() - 1)
+	require.NoError(t, err)
+	best := 0
+	for i, v := range logits {
+		if v > logits[best] {
+			best = i
+		}
+	}
+	return llama.Token(best)
+}
+
+func TestLogitLens(t *testing.T) {
+	model := llamatest.Model(t, llamatest.DefaultConfig())
+	out := t.TempDir()
+	const prompt = "Pike prays"
+	code, stdout, stderr := logitlens(t, "-model", model, "-out", out, "-prompt", prompt, "-k", "3")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "4 layers × 10 positions")
+
+	f, err := os.Open(filepath.Join(out, "logitlens.png"))
+	require.NoError(t, err)
+	img, err := png.Decode(f)
+	f.Close()
+	require.NoError(t, err)
+	assert.Greater(t, img.Bounds().Dx(), 300)
+
+	f, err = os.Open(filepath.Join(out, "logitlens.csv"))
+	require.NoError(t, err)
+	records, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	require.NoError(t, err)
+	require.Len(t, records, 1+4*10*3)
+	assert.Equal(t, []string{"layer", "hook", "position", "input", "rank", "token", "piece", "logit", "prob"}, records[0])
+	// The last row block is the last layer at the last position: its rank
+	// 1 token is what the model itself predicts.
+	want := modelTopToken(t, model, prompt)
+	top := records[len(records)-3]
+	assert.Equal(t, []string{"3", "blocks.3.hook_resid_post", "9", "s", "1"}, top[:5])
+	assert.Equal(t, strconv.Itoa(int(want)), top[5])
+}
+
+func TestErrors(t *testing.T) {
+	model := llamatest.Model(t, llamatest.DefaultConfig())
+	dir := t.TempDir()
+	tests := []struct {
+		name, want string
+		args       []string
+	}{
+		{"no model", "-model is required", []string{"-out", dir}},
+		{"no out", "-out is required", []string{"-model", model}},
+		{"bad k", "-k must be positive", []string{"-model", model, "-out", dir, "-k", "0"}},
+		{"missing file", "no such file", []string{"-model", filepath.Join(dir, "none.gguf"), "-out", dir}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := logitlens(t, tt.args...)
+			assert.Equal(t, 1, code)
+			assert.Empty(t, stdout)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+			assert.True(t, strings.HasPrefix(stderr, "logitlens: "), stderr)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
