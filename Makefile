@@ -70,10 +70,24 @@ bench: headers
 peer: headers
 	./third_party/peers/node-llama-cpp/run.sh $(PEER_MODEL)
 
+# run evaluates a Recursive Language Model on OOLONG-real and prints where
+# the summary and the plot are. PRESET=laptop (the default) downloads small
+# models that run on a laptop's CPU: a Qwen2.5-Coder-1.5B-Instruct Q4_K_M
+# controller and a Qwen2.5-0.5B-Instruct FP16 worker, about 1 GB each.
+# PRESET=reference runs Qwen2.5-Coder-14B-Instruct Q4_K_M on GPU 0 and
+# Qwen2.5-7B-Instruct FP16 on GPU 1 (build the CUDA backend with `make cuda`
+# first; it is loaded when present). RUN_ARGS chooses the examples and adds
+# flags, e.g. RUN_ARGS="-config dnd -baseline". Results go to
+# $(WORK)/evaluate-$(PRESET); running it again resumes there. Offline it
+# stops at once with the Hub's message. See examples/evaluate/README.md.
+PRESET ?= laptop
+RUN_ARGS ?= -config toy_dnd -n 5
+CUDA_LIB := third_party/lib/libggml-cuda.so
+
 run: headers
-	@mkdir -p $(WORK)
-	$(GO) run ./examples/mkmodel -o $(WORK)/tiny.gguf
-	$(GO) run ./examples/generate -model $(WORK)/tiny.gguf -prompt "Once upon a time" -n 40
+	@mkdir -p $(WORK)/bin
+	$(GO) build -o $(WORK)/bin/evaluate ./examples/evaluate
+	$(WORK)/bin/evaluate -preset $(PRESET) $(if $(wildcard $(CUDA_LIB)),-cuda-lib $(CUDA_LIB)) $(RUN_ARGS) -out $(WORK)/evaluate-$(PRESET)
 
 # cuda builds ggml's CUDA backend as a loadable library from the pinned
 # sources, for llama.LoadBackend("third_party/lib/libggml-cuda.so").

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-rlm/rlm/llama"
+	"github.com/go-rlm/rlm/rlm"
+	"github.com/go-rlm/rlm/rlm/local"
+	"github.com/go-rlm/rlm/rlm/oolong"
+)
+
+// baseline asks the worker alone, as the official OOLONG evaluation asks a
+// plain model: a system message of oolong.SystemPrompt and the context
+// window, then the question as the user's message. The official script
+// sends the prompt and the window as two text parts of one system message,
+// which servers join with a newline; here they are joined the same way.
+// A window longer than the worker's context is cut at the end to fit, with
+// room for the question, the chat template and the reply: the comparison
+// the RLM paper makes, a model that sees only what fits.
+type baseline struct {
+	worker    *local.LM
+	window    int // tokens per conversation
+	maxTokens int // of the reply
+}
+
+// baselineMargin is the tokens kept free besides the measured ones, for
+// the tokens that merge across the cut.
+const baselineMargin = 16
+
+// answer asks the worker and scores its reply. An error of ctx is returned;
+// any other error is recorded in the result.
+func (b *baseline) answer(ctx context.Context, e oolong.Example) (*BaselineRecord, error) {
+	rec := &BaselineRecord{}
+	text, truncated, err := b.fit(e.ContextWindowText, e.Question)
+	if err != nil {
+		rec.Error = err.Error()
+		return rec, nil
+	}
+	rec.ContextChars, rec.Truncated = utf8.RuneCountInString(text), truncated
+	start := time.Now()
+	c, err := b.worker.Complete(ctx, baselineMessages(text, e.Question))
+	rec.Seconds = time.Since(start).Seconds()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		rec.Error = err.Error()
+		return rec, nil
+	}
+	rec.Answer = c.Text
+	rec.PromptTokens, rec.CompletionTokens = c.PromptTokens, c.CompletionTokens
+	rec.Score = oolong.Score(e.Answer, c.Text)
+	return rec, nil
+}
+
+func baselineMessages(text, question string) []rlm.Message {
+	return []rlm.Message{
+		{Role: rlm.RoleSystem, Content: oolong.SystemPrompt + "\n" + text},
+		{Role: rlm.RoleUser, Content: question},
+	}
+}
+
+// fit cuts text to the tokens left in the worker's window once the rest of
+// the conversation and the reply have their room.
+func (b *baseline) fit(text, question string) (string, bool, error) {
+	model := b.worker.Model()
+	rest, err := countTokens(model, baselineMessages("", question))
+	if err != nil {
+		return "", false, err
+	}
+	budget := b.window - b.maxTokens - rest - baselineMargin
+	if budget <= 0 {
+		return "", false, fmt.Errorf("baseline: the question alone fills the worker's %d-token context", b.window)
+	}
+	// Tokenize no more than can fit: even at 16 bytes a token, a prefix
+	// that long holds more than budget tokens.
+	prefix := text
+	if limit := 16 * budget; len(prefix) > limit {
+		prefix = prefix[:limit]
+		for !utf8.ValidString(prefix) {
+			prefix = prefix[:len(prefix)-1]
+		}
+	}
+	tokens, err := model.Tokenize(prefix, false, false)
+	if err != nil {
+		return "", false, fmt.Errorf("baseline: %w", err)
+	}
+	if len(tokens) <= budget && len(prefix) == len(text) {
+		return text, false, nil
+	}
+	if len(tokens) <= budget { // more than 16 bytes a token: take the whole text
+		if tokens, err = model.Tokenize(text, false, false); err != nil {
+			return "", false, fmt.Errorf("baseline: %w", err)
+		}
+		if len(tokens) <= budget {
+			return text, false, nil
+		}
+	}
+	cut, err := model.Detokenize(tokens[:budget], false, false)
+	if err != nil {
+		return "", false, fmt.Errorf("baseline: %w", err)
+	}
+	// A token boundary may fall inside a character of the byte-level
+	// vocabulary: drop what is left of it.
+	return strings.ToValidUTF8(cut, ""), true, nil
+}
+
+// countTokens is the length of a conversation as the model reads it, chat
+// template and the assistant's opening included.
+func countTokens(model *llama.Model, messages []rlm.Message) (int, error) {
+	chat := make([]llama.ChatMessage, len(messages))
+	for i, m := range messages {
+		chat[i] = llama.ChatMessage{Role: string(m.Role), Content: m.Content}
+	}
+	prompt, err := model.ApplyChatTemplate(chat, true)
+	if err != nil {
+		return 0, fmt.Errorf("baseline: %w", err)
+	}
+	tokens, err := model.Tokenize(prompt, true, true)
+	if err != nil {
+		return 0, fmt.Errorf("baseline: %w", err)
+	}
+	return len(tokens), nil
+}

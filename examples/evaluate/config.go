@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-rlm/rlm/rlm/oolong"
+)
+
+// configName is the file an output directory keeps its Config in.
+const configName = "config.json"
+
+// Config is what decides an evaluation's results: which examples it runs
+// and how it answers them. It is written to the output directory when the
+// run starts, and a run that resumes there must have the same Config.
+// Settings that change only where and how fast the work runs (devices,
+// threads, the controller server's address) are not part of it. A Config
+// is a plain value.
+type Config struct {
+	Dataset oolong.Config `json:"dataset"`
+	Split   oolong.Split  `json:"split"`
+	// Data is a local file or directory of the split; "" downloads it from
+	// the Hugging Face Hub.
+	Data          string                `json:"data,omitempty"`
+	QuestionTypes []oolong.QuestionType `json:"question_types,omitempty"`
+	// MaxContext drops context windows longer than this many characters;
+	// 0 keeps all.
+	MaxContext int   `json:"max_context,omitempty"`
+	Offset     int   `json:"offset"`
+	N          int   `json:"n"`
+	Shard      Shard `json:"shard"`
+
+	// Controller is a GGUF model (a path or hf:// spec); ControllerModel
+	// is the model name asked of an OpenAI-compatible server instead.
+	Controller      string `json:"controller,omitempty"`
+	ControllerModel string `json:"controller_model,omitempty"`
+	Worker          string `json:"worker"`
+	// WorkerGrammar is a GBNF grammar the worker's replies must follow.
+	WorkerGrammar       string `json:"worker_grammar,omitempty"`
+	ControllerContext   int    `json:"controller_context"`
+	ControllerMaxTokens int    `json:"controller_max_tokens"`
+	WorkerContext       int    `json:"worker_context"`
+	WorkerMaxTokens     int    `json:"worker_max_tokens"`
+
+	Iterations            int      `json:"iterations"`
+	Depth                 int      `json:"depth"`
+	SubCallBudget         int      `json:"sub_call_budget,omitempty"`
+	ControllerTokenBudget int      `json:"controller_token_budget,omitempty"`
+	WorkerTokenBudget     int      `json:"worker_token_budget,omitempty"`
+	TimeLimit             Duration `json:"time_limit,omitempty"`
+	ChunkChars            int      `json:"chunk_chars"`
+	Baseline              bool     `json:"baseline"`
+}
+
+// Duration is a time.Duration written as text ("90s") in JSON.
+type Duration time.Duration
+
+// MarshalText writes d as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads what time.ParseDuration reads.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	*d = Duration(v)
+	return err
+}
+
+// validate reports settings that cannot work.
+func (c *Config) validate() error {
+	var problems []string
+	check := func(bad bool, format string, args ...any) {
+		if bad {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+	}
+	check(c.Dataset != oolong.DnD && c.Dataset != oolong.ToyDnD, "-config %q: want dnd or toy_dnd", c.Dataset)
+	check(c.Split != oolong.Test && c.Split != oolong.Validation, "-split %q: want test or validation", c.Split)
+	for _, t := range c.QuestionTypes {
+		check(!slices.Contains(oolong.QuestionTypes, t), "-types: unknown question type %q (want some of %s)", t, joinTypes(oolong.QuestionTypes))
+	}
+	check(c.Worker == "", "-worker is required: a GGUF file or an hf:// spec (or choose a -preset)")
+	check(c.N < 0 || c.Offset < 0 || c.MaxContext < 0, "-n, -offset and -max-context must not be negative")
+	check(c.ControllerContext < 256 || c.WorkerContext < 256, "-controller-ctx and -worker-ctx must be at least 256 tokens")
+	check(c.ControllerMaxTokens < 1 || c.WorkerMaxTokens < 1, "-controller-max-tokens and -worker-max-tokens must be positive")
+	check(c.WorkerMaxTokens >= c.WorkerContext, "-worker-max-tokens (%d) must be below -worker-ctx (%d)", c.WorkerMaxTokens, c.WorkerContext)
+	check(c.Iterations < 1 || c.Depth < 1, "-iterations and -depth must be at least 1")
+	check(c.SubCallBudget < 0 || c.ControllerTokenBudget < 0 || c.WorkerTokenBudget < 0 || c.TimeLimit < 0,
+		"budgets must not be negative")
+	check(c.ChunkChars < 1, "-chunk-chars must be positive")
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func joinTypes(types []oolong.QuestionType) string {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ",")
+}
+
+// saveConfig writes c into dir atomically.
+func saveConfig(dir string, c Config) error {
+	return writeFileAtomic(filepath.Join(dir, configName), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(c)
+	})
+}
+
+// loadConfig reads the Config of an output directory; ok is false when the
+// directory has none.
+func loadConfig(dir string) (c Config, ok bool, err error) {
+	data, err := os.ReadFile(filepath.Join(dir, configName))
+	if errors.Is(err, os.ErrNotExist) {
+		return Config{}, false, nil
+	}
+	if err != nil {
+		return Config{}, false, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, false, fmt.Errorf("%s: %w", filepath.Join(dir, configName), err)
+	}
+	return c, true, nil
+}
+
+// configDiff lists, field by field, how b differs from a: "iterations: 30
+// then 10". It is empty when they are equal.
+func configDiff(a, b Config) []string {
+	if reflect.DeepEqual(a, b) {
+		return nil
+	}
+	fields := func(c Config) map[string]string {
+		data, _ := json.Marshal(c) // a Config always marshals
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal(data, &m)
+		out := map[string]string{}
+		for k, v := range m {
+			out[k] = string(v)
+		}
+		return out
+	}
+	fa, fb := fields(a), fields(b)
+	var keys []string
+	for k := range fa {
+		keys = append(keys, k)
+	}
+	for k := range fb {
+		if _, ok := fa[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var diff []string
+	for _, k := range keys {
+		va, vb := fa[k], fb[k]
+		if va == vb {
+			continue
+		}
+		if va == "" {
+			va = "unset"
+		}
+		if vb == "" {
+			vb = "unset"
+		}
+		diff = append(diff, fmt.Sprintf("%s: %s then %s", k, va, vb))
+	}
+	return diff
+}

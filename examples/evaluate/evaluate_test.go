@@ -1,0 +1,189 @@
+package main
+
+import (
+	"encoding/json"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-rlm/rlm/llama/llamatest"
+	"github.com/go-rlm/rlm/rlm"
+	"github.com/go-rlm/rlm/rlm/oolong"
+)
+
+// TestEvaluate runs an evaluation of six examples built from the real
+// transcripts, with the baseline and HTML trajectories, and checks every
+// output against the journal and the examples: the Parquet table (through
+// Arrow Go and DuckDB), the summary, the plot and the trajectories. Then it
+// checks that a rerun resumes with nothing to do, and that a rerun with
+// another configuration is refused.
+func TestEvaluate(t *testing.T) {
+	dir := t.TempDir()
+	examples := transcriptExamples(t, 6)
+	data := writeSplit(t, dir, examples)
+	ctrl := newScriptedController(t)
+	out := filepath.Join(dir, "out")
+	args := testArgs(data, ctrl.URL, workerModel(t), "-baseline", "-html", "-out", out)
+
+	r := evaluate(t, nil, args...)
+	require.Equal(t, 0, r.code, r.stderr)
+	for _, name := range []string{summaryMarkdownName, plotName, tableName} {
+		assert.Contains(t, r.stdout, filepath.Join(out, name), "the command says where the %s is", name)
+	}
+	assert.Contains(t, r.stderr, "6/6 examples", "plain progress lines when stderr is not a terminal")
+
+	records, err := readJournal(filepath.Join(out, journalName))
+	require.NoError(t, err)
+	require.Len(t, records, len(examples))
+	for i, rec := range records {
+		e := examples[i]
+		assert.Equal(t, i, rec.Index)
+		assert.Equal(t, e.ID, rec.ID)
+		assert.Equal(t, string(e.QuestionType), rec.QuestionType)
+		assert.Equal(t, e.Episodes, rec.Episodes)
+		assert.Equal(t, len([]rune(e.ContextWindowText)), rec.ContextChars)
+		assert.Equal(t, e.Answer, rec.Gold)
+		assert.Empty(t, rec.Error)
+		assert.Equal(t, "final", rec.Stop)
+		assert.True(t, rec.Final)
+		assert.Regexp(t, `^[0-9]+$`, rec.Answer, "the sum of two boxed numbers")
+		assert.Equal(t, oolong.Score(rec.Gold, `\boxed{`+rec.Answer+`}`), rec.Score)
+		assert.Equal(t, 2, rec.SubCalls, "the script makes two sub-calls")
+		spells := strings.Contains(e.Question, "spell")
+		if spells {
+			assert.Equal(t, 2, rec.CodeBlocks)
+			assert.Equal(t, 1, rec.CodeBlocksFailed, "the first block of a spell question raises")
+		} else {
+			assert.Equal(t, 1, rec.CodeBlocks)
+			assert.Zero(t, rec.CodeBlocksFailed)
+		}
+		assert.Positive(t, rec.ControllerPromptTokens)
+		assert.Positive(t, rec.WorkerPromptTokens)
+		assert.Positive(t, rec.Seconds)
+
+		require.NotNil(t, rec.Baseline)
+		b := rec.Baseline
+		assert.Regexp(t, `^\\boxed\{[1-9][0-9]?\}$`, b.Answer, "the grammar holds the worker to a boxed number")
+		assert.Equal(t, oolong.Score(rec.Gold, b.Answer), b.Score)
+		assert.True(t, b.Truncated, "a whole episode does not fit 1024 tokens")
+		assert.True(t, strings.HasPrefix(e.ContextWindowText, string([]rune(e.ContextWindowText)[:b.ContextChars])))
+		assert.Less(t, b.PromptTokens, 1024-12+1, "the prompt leaves room for the reply")
+		assert.Greater(t, b.PromptTokens, 1024-12-100, "the cut keeps what fits")
+
+		// The trajectory is the run's, and its page is there.
+		f, err := os.Open(filepath.Join(out, rec.Trajectory))
+		require.NoError(t, err)
+		tr, err := rlm.ReadTrajectory(f)
+		f.Close()
+		require.NoError(t, err)
+		res, ok := tr.Result()
+		require.True(t, ok)
+		assert.Equal(t, rec.Answer, res.Answer)
+		assert.Equal(t, rec.SubCalls, res.Stats.SubCalls)
+		assert.FileExists(t, filepath.Join(out, strings.TrimSuffix(rec.Trajectory, ".jsonl")+".html"))
+	}
+
+	// The table, read back by two independent readers.
+	checkTable(t, "arrow", arrowRows(t, filepath.Join(out, tableName)), records)
+	checkTable(t, "duckdb", duckdbQuery(t, `SELECT * FROM read_parquet('`+filepath.Join(out, tableName)+`') ORDER BY "index"`), records)
+
+	// The summary, against the journal.
+	s := summaryOf(t, out)
+	assert.Equal(t, len(records), s.Examples)
+	assert.InDelta(t, mean(records, func(r Record) float64 { return r.Score }), s.Accuracy, 1e-12)
+	require.NotNil(t, s.BaselineAccuracy)
+	assert.InDelta(t, mean(records, func(r Record) float64 { return r.Baseline.Score }), *s.BaselineAccuracy, 1e-12)
+	assert.InDelta(t, 2.0, s.MeanSubCalls, 1e-12)
+	assert.InDelta(t, 6.0/9.0, s.CodeSuccessRate, 1e-12, "9 blocks, 3 of them raising")
+	assert.Equal(t, "characters", s.ContextLengthUnit)
+	binned := 0
+	for _, g := range s.ByContextLength {
+		binned += g.Examples
+	}
+	assert.Equal(t, len(records), binned, "every example falls in one bin")
+	assert.Len(t, s.ByContextLength, 2, "one- and two-episode windows fall in two bins")
+	md, err := os.ReadFile(filepath.Join(out, summaryMarkdownName))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "| **All** | 6 | "+percent(s.Accuracy)+" | "+percent(*s.BaselineAccuracy)+" |")
+
+	// The plot is a PNG image.
+	f, err := os.Open(filepath.Join(out, plotName))
+	require.NoError(t, err)
+	img, err := png.Decode(f)
+	f.Close()
+	require.NoError(t, err)
+	assert.Greater(t, img.Bounds().Dx(), 300)
+
+	// A rerun resumes: nothing left to do, the journal unchanged.
+	journal, err := os.ReadFile(filepath.Join(out, journalName))
+	require.NoError(t, err)
+	r = evaluate(t, nil, args...)
+	require.Equal(t, 0, r.code, r.stderr)
+	after, err := os.ReadFile(filepath.Join(out, journalName))
+	require.NoError(t, err)
+	assert.Equal(t, string(journal), string(after))
+
+	// Another configuration is refused, before anything is touched.
+	r = evaluate(t, nil, append(args, "-iterations", "5")...)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "iterations: 30 then 5")
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %s", r.stderr)
+	after, err = os.ReadFile(filepath.Join(out, journalName))
+	require.NoError(t, err)
+	assert.Equal(t, string(journal), string(after))
+}
+
+func mean(records []Record, value func(Record) float64) float64 {
+	sum := 0.0
+	for _, r := range records {
+		sum += value(r)
+	}
+	if len(records) == 0 {
+		return math.NaN()
+	}
+	return sum / float64(len(records))
+}
+
+// summaryOf reads the JSON summary of an output directory.
+func summaryOf(t *testing.T, dir string) Summary {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, summaryJSONName))
+	require.NoError(t, err)
+	var s Summary
+	require.NoError(t, json.Unmarshal(data, &s))
+	return s
+}
+
+// TestLocalController runs the controller in process too, from the same
+// generated GGUF as the worker (one model loaded, two contexts). A random
+// model writes no code, so the run asks once for an answer after its one
+// iteration and stops without a FINAL: what matters here is that the path
+// from a GGUF file to a controller works and is recorded as such.
+func TestLocalController(t *testing.T) {
+	cfg := llamatest.DefaultConfig()
+	cfg.Context = 16384 // the controller's system prompt is about 3,000 tokens of bytes
+	model := llamatest.Model(t, cfg)
+	dir := t.TempDir()
+	data := writeSplit(t, dir, smallExamples(1))
+	out := filepath.Join(dir, "out")
+	r := evaluate(t, nil, "-data", data, "-controller", model, "-worker", model, "-iterations", "1",
+		"-controller-ctx", "8192", "-controller-max-tokens", "8", "-worker-ctx", "1024", "-worker-max-tokens", "12",
+		"-threads", "1", "-out", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	records, err := readJournal(filepath.Join(out, journalName))
+	require.NoError(t, err)
+	require.Len(t, records, 1)
+	rec := records[0]
+	assert.Empty(t, rec.Error)
+	assert.Equal(t, "max_iterations", rec.Stop)
+	assert.False(t, rec.Final)
+	assert.Equal(t, 2, rec.Iterations, "one iteration and the request for an answer")
+	assert.Positive(t, rec.ControllerPromptTokens)
+	assert.Equal(t, 16, rec.ControllerCompletionTokens, "8 tokens a reply, as -controller-max-tokens says")
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/go-rlm/rlm/rlm"
+	"github.com/go-rlm/rlm/rlm/oolong"
+)
+
+// Record is the result of one example: a line of the journal and a row of
+// the Parquet table. It is a plain value, safe to share once built.
+type Record struct {
+	// Index is the example's place in the selection (after the filters,
+	// -offset and -n, before sharding): merged shards sort by it, so that
+	// their table has the order of an unsharded run.
+	Index           int    `json:"index"`
+	ID              string `json:"id"`
+	ContextWindowID string `json:"context_window_id"`
+	Campaign        string `json:"campaign"`
+	QuestionType    string `json:"question_type"`
+	Episodes        []int  `json:"episodes"`
+	Question        string `json:"question"`
+	// ContextChars is the context window's length in characters (Unicode
+	// code points, as Python's len counts them).
+	ContextChars int    `json:"context_chars"`
+	Gold         string `json:"gold"`
+
+	// Answer is the RLM's final answer as the controller gave it; Score is
+	// its official OOLONG-real score (see scoredOutput).
+	Answer string  `json:"answer"`
+	Score  float64 `json:"score"`
+	// Final reports that the answer came from FINAL or FINAL_VAR.
+	Final bool `json:"final"`
+	// Stop is the run's stop reason ("final", "max_iterations", ...).
+	Stop string `json:"stop"`
+	// Error is the error the run ended with, if any; the example then
+	// scores 0, as the official evaluation scores a failed request.
+	Error string `json:"error,omitempty"`
+
+	Iterations                 int `json:"iterations"`
+	SubCalls                   int `json:"sub_calls"`
+	SubCallsFailed             int `json:"sub_calls_failed"`
+	CodeBlocks                 int `json:"code_blocks"`
+	CodeBlocksFailed           int `json:"code_blocks_failed"`
+	ControllerPromptTokens     int `json:"controller_prompt_tokens"`
+	ControllerCompletionTokens int `json:"controller_completion_tokens"`
+	WorkerPromptTokens         int `json:"worker_prompt_tokens"`
+	WorkerCompletionTokens     int `json:"worker_completion_tokens"`
+	// Seconds is the wall time of the RLM run.
+	Seconds float64 `json:"seconds"`
+	// Trajectory is the path of the run's JSONL trajectory, relative to
+	// the directory that holds the journal.
+	Trajectory string `json:"trajectory"`
+
+	// Baseline is the worker's own answer on the context cut to its
+	// window; nil unless the run was made with -baseline.
+	Baseline *BaselineRecord `json:"baseline,omitempty"`
+}
+
+// BaselineRecord is the result of asking the worker alone, as the official
+// evaluation asks a plain model. It is a plain value.
+type BaselineRecord struct {
+	Answer string  `json:"answer"`
+	Score  float64 `json:"score"`
+	// ContextChars is the length of the context the worker was given, in
+	// characters: the window cut to fit the worker's context.
+	ContextChars     int     `json:"context_chars"`
+	Truncated        bool    `json:"truncated"`
+	PromptTokens     int     `json:"prompt_tokens"`
+	CompletionTokens int     `json:"completion_tokens"`
+	Seconds          float64 `json:"seconds"`
+	Error            string  `json:"error,omitempty"`
+}
+
+// failure says why the example ended in an error rather than an answer,
+// or is "" when it did not.
+func (r *Record) failure() string {
+	switch {
+	case r.Error != "":
+		return r.Error
+	case r.Baseline != nil && r.Baseline.Error != "":
+		return "baseline: " + r.Baseline.Error
+	}
+	return ""
+}
+
+// newRecord fills the fields that describe the example itself.
+func newRecord(index int, e oolong.Example, contextChars int) Record {
+	return Record{
+		Index:           index,
+		ID:              e.ID,
+		ContextWindowID: e.ContextWindowID,
+		Campaign:        e.Campaign,
+		QuestionType:    string(e.QuestionType),
+		Episodes:        e.Episodes,
+		Question:        e.Question,
+		ContextChars:    contextChars,
+		Gold:            e.Answer,
+	}
+}
+
+// setResult fills the fields that describe the RLM's run and scores its
+// answer.
+func (r *Record) setResult(res rlm.Result, runErr error) {
+	r.Answer = res.Answer
+	r.Final = res.Final
+	r.Stop = res.Stop.String()
+	if res.Stop == 0 {
+		r.Stop = ""
+	}
+	if runErr != nil {
+		r.Error = runErr.Error()
+	}
+	s := res.Stats
+	r.Iterations = s.Iterations
+	r.SubCalls, r.SubCallsFailed = s.SubCalls, s.SubCallsFailed
+	r.CodeBlocks, r.CodeBlocksFailed = s.CodeBlocks, s.CodeBlocksFailed
+	r.ControllerPromptTokens, r.ControllerCompletionTokens = s.Controller.PromptTokens, s.Controller.CompletionTokens
+	r.WorkerPromptTokens, r.WorkerCompletionTokens = s.Worker.PromptTokens, s.Worker.CompletionTokens
+	if runErr == nil {
+		r.Score = oolong.Score(r.Gold, scoredOutput(res.Answer))
+	}
+}
+
+// scoredOutput is the text the official scorer reads for an RLM's answer.
+// The scorer takes the answer from \boxed{...}, as the context window's
+// instructions ask of a plain model. An RLM's FINAL(answer) is already an
+// answer slot, and the controller never reads those instructions, so an
+// answer without a box is scored as if it were boxed; one that holds a box
+// is scored as it is.
+func scoredOutput(answer string) string {
+	if strings.Contains(answer, `\boxed`) {
+		return answer
+	}
+	return `\boxed{` + strings.TrimSpace(answer) + `}`
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-rlm/rlm/llama"
+	"github.com/go-rlm/rlm/rlm"
+	"github.com/go-rlm/rlm/rlm/hub"
+	"github.com/go-rlm/rlm/rlm/oolong"
+	"github.com/go-rlm/rlm/rlm/progress"
+)
+
+// trajectoryDir holds the trajectories in an output directory.
+const trajectoryDir = "trajectories"
+
+// evaluateCommand runs an evaluation: everything that can fail for want of
+// a download or a file (the data, the models) is settled before the output
+// directory is touched, so that such a failure leaves nothing behind.
+func evaluateCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	s, err := parseEvaluateFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, s.Verbose)
+
+	// A resume with another configuration fails before any download.
+	previous, resumed, err := loadConfig(s.Out)
+	if err != nil {
+		return err
+	}
+	if resumed {
+		if diff := configDiff(previous, s.Config); len(diff) > 0 {
+			return fmt.Errorf("%s holds a run with another configuration (%s); use another -out, or rerun with the same flags to resume it",
+				s.Out, strings.Join(diff, "; "))
+		}
+	} else if err := checkFreshDir(s.Out); err != nil {
+		return err
+	}
+
+	hc := hub.New(hub.WithProgress(stderr), hub.WithLogger(log))
+	files, err := locateData(ctx, s.Config, hc)
+	if err != nil {
+		return err
+	}
+	todo, err := selection(ctx, files, s.Config)
+	if err != nil {
+		return err
+	}
+	if len(todo) == 0 {
+		return fmt.Errorf("no example of %s/%s passes the filters (-types, -max-context, -offset, -shard)", s.Dataset, s.Split)
+	}
+	modelPaths, err := resolveModels(ctx, s, hc)
+	if err != nil {
+		return err
+	}
+	ms, err := loadModels(ctx, s, modelPaths, log)
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+
+	journal, err := openOutput(s.Out, s.Config, resumed)
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+	if journal.torn > 0 {
+		log.Warn("cut the torn last line of the journal: that example runs again", "bytes", journal.torn)
+	}
+
+	e := &evaluator{s: s, models: ms, journal: journal, log: log}
+	if s.Baseline {
+		e.baseline = &baseline{worker: ms.worker, window: ms.workerWindow, maxTokens: s.WorkerMaxTokens}
+	}
+	if err := e.evaluateAll(ctx, files, todo, stderr); err != nil {
+		return err
+	}
+	records := journal.Records()
+	if err := journal.Close(); err != nil {
+		return err
+	}
+	written, err := writeReports(s.Out, s.Config, records, s.Bins)
+	if err != nil {
+		return err
+	}
+	printReports(stdout, written)
+	fmt.Fprintf(stdout, "%-15s %s\n", "trajectories:", filepath.Join(s.Out, trajectoryDir))
+	return nil
+}
+
+// openOutput prepares the output directory of a run, which resumes one
+// when resumed: the directories (synced, so that they survive a crash),
+// no temporary file left from a killed run, the configuration, the
+// journal.
+func openOutput(dir string, c Config, resumed bool) (*Journal, error) {
+	if err := os.MkdirAll(filepath.Join(dir, trajectoryDir), 0o755); err != nil {
+		return nil, err
+	}
+	if !resumed {
+		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []string{dir, filepath.Join(dir, trajectoryDir)} {
+		if err := removeStaleTemps(d); err != nil {
+			return nil, err
+		}
+	}
+	if !resumed {
+		if err := saveConfig(dir, c); err != nil {
+			return nil, fmt.Errorf("save configuration: %w", err)
+		}
+	}
+	return openJournal(filepath.Join(dir, journalName))
+}
+
+// checkFreshDir refuses an output directory that holds something other
+// than an evaluation: results must not mix with unrelated files.
+func checkFreshDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, entry := range entries {
+		if entry.Name() != trajectoryDir && !strings.HasPrefix(entry.Name(), tempPrefix) {
+			return fmt.Errorf("%s is not empty and holds no %s: choose a new -out", dir, configName)
+		}
+	}
+	return nil
+}
+
+// evaluator answers the examples of a run and records each in the journal.
+// It is not safe for concurrent use.
+type evaluator struct {
+	s        settings
+	models   *models
+	journal  *Journal
+	baseline *baseline // nil without -baseline
+	log      *slog.Logger
+}
+
+// evaluateAll evaluates the examples of todo that the journal does not
+// hold yet, reading them from files in order. After each one its record is
+// appended to the journal, unless it failed: failures are held back until
+// an example succeeds, and MaxFailures of them in a row stop the run
+// unrecorded, as a sign that the setup is broken rather than the examples,
+// so that a rerun tries them again.
+func (e *evaluator) evaluateAll(ctx context.Context, files []string, todo []selected, stderr io.Writer) error {
+	left := map[string]bool{}
+	for _, t := range todo {
+		if !e.journal.Done(t.id) {
+			left[t.id] = true
+		}
+	}
+	done := len(todo) - len(left)
+	e.log.Info("evaluating", "examples", len(todo), "done", done, "left", len(left), "shard", e.s.Shard.String())
+	if len(left) == 0 {
+		return nil
+	}
+	bar := progress.New(stderr, "evaluate", int64(len(todo)),
+		progress.WithItemName("examples"), progress.WithInitial(int64(done)))
+	defer bar.Finish()
+	var held []Record
+	err := eachSelected(ctx, files, e.s.Config, func(index int, ex oolong.Example) error {
+		if !left[ex.ID] {
+			return nil
+		}
+		rec, err := e.example(ctx, index, ex)
+		if err != nil {
+			return err
+		}
+		bar.Add(1)
+		if rec.failure() != "" {
+			e.log.Warn("example failed", "id", ex.ID, "error", rec.failure())
+			held = append(held, rec)
+			if e.s.MaxFailures > 0 && len(held) >= e.s.MaxFailures {
+				return fmt.Errorf("%d examples failed in a row, so the setup looks broken; they are not recorded and a rerun tries them again; last error: %s",
+					len(held), held[len(held)-1].failure())
+			}
+			return nil
+		}
+		for _, r := range append(held, rec) {
+			if err := e.journal.Append(r); err != nil {
+				return err
+			}
+		}
+		held = nil
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted (%w): rerun the same command to resume", ctx.Err())
+		}
+		return err
+	}
+	for _, r := range held {
+		if err := e.journal.Append(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// example answers one example with the RLM (and the baseline), writing its
+// trajectory. It returns an error only when the evaluation cannot go on:
+// ctx done, or the trajectory not written.
+func (e *evaluator) example(ctx context.Context, index int, ex oolong.Example) (Record, error) {
+	rec := newRecord(index, ex, utf8.RuneCountInString(ex.ContextWindowText))
+	rec.Trajectory = filepath.ToSlash(filepath.Join(trajectoryDir, trajectoryName(index, ex.ID)+".jsonl"))
+	path := filepath.Join(e.s.Out, filepath.FromSlash(rec.Trajectory))
+	f, err := os.Create(path)
+	if err != nil {
+		return Record{}, fmt.Errorf("trajectory: %w", err)
+	}
+	defer f.Close()
+	tw := rlm.NewTrajectoryWriter(f)
+	engine, err := rlm.New(e.models.controller, e.models.worker, append(e.rlmOptions(), rlm.WithObserver(tw.Observer()))...)
+	if err != nil {
+		return Record{}, err
+	}
+	start := time.Now()
+	res, runErr := engine.Run(ctx, ex.ContextWindowText, ex.Question)
+	rec.Seconds = time.Since(start).Seconds()
+	if ctx.Err() != nil {
+		return Record{}, ctx.Err()
+	}
+	if err := tw.Err(); err != nil {
+		return Record{}, err
+	}
+	if err := f.Sync(); err != nil {
+		return Record{}, fmt.Errorf("trajectory: %w", err)
+	}
+	rec.setResult(res, runErr)
+	if e.s.HTML {
+		if err := writeTrajectoryHTML(path); err != nil {
+			return Record{}, err
+		}
+	}
+	if e.baseline != nil {
+		if rec.Baseline, err = e.baseline.answer(ctx, ex); err != nil {
+			return Record{}, err
+		}
+	}
+	e.log.Info("example done", "index", index, "id", ex.ID, "score", rec.Score, "stop", rec.Stop,
+		"sub_calls", rec.SubCalls, "seconds", rec.Seconds)
+	return rec, nil
+}
+
+func (e *evaluator) rlmOptions() []rlm.Option {
+	c := e.s.Config
+	return []rlm.Option{
+		rlm.WithMaxIterations(c.Iterations),
+		rlm.WithMaxDepth(c.Depth),
+		rlm.WithSubCallBudget(c.SubCallBudget),
+		rlm.WithControllerTokenBudget(c.ControllerTokenBudget),
+		rlm.WithWorkerTokenBudget(c.WorkerTokenBudget),
+		rlm.WithTimeLimit(time.Duration(c.TimeLimit)),
+		rlm.WithChunkChars(c.ChunkChars),
+		rlm.WithControllerContext(c.ControllerContext),
+		rlm.WithLogger(e.log),
+	}
+}
+
+// unsafeName matches what may not go into a file name.
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// trajectoryName names an example's trajectory file: its index, which
+// keeps the files in the order of the run, and its id.
+func trajectoryName(index int, id string) string {
+	return fmt.Sprintf("%06d-%s", index, unsafeName.ReplaceAllString(id, "_"))
+}
+
+// writeTrajectoryHTML renders the JSONL trajectory at path as an HTML page
+// beside it.
+func writeTrajectoryHTML(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	t, err := rlm.ReadTrajectory(f)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(strings.TrimSuffix(path, ".jsonl")+".html", t.WriteHTML)
+}
+
+// newLogger logs warnings and errors to w, and with verbose progress
+// details and llama.cpp's own messages too.
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	if verbose {
+		llama.SetLogger(log)
+	}
+	return log
+}
