@@ -67,6 +67,16 @@ func Devices() []Device {
 	return devs
 }
 
+// haveGPU reports whether a GPU (discrete or integrated) is available.
+func haveGPU() bool {
+	for _, d := range Devices() {
+		if d.Kind == DeviceGPU || d.Kind == DeviceIntegratedGPU {
+			return true
+		}
+	}
+	return false
+}
+
 func deviceKind(t C.enum_ggml_backend_dev_type) DeviceKind {
 	switch t {
 	case C.GGML_BACKEND_DEVICE_TYPE_GPU:

@@ -136,6 +136,7 @@ func LoadModel(ctx context.Context, path string, opts ...ModelOption) (*Model, e
 		return nil, &Error{Op: "load model", Err: err}
 	}
 	initBackend()
+	warnUnoptimizedBuild()
 
 	params := C.llama_model_default_params()
 	if cfg.gpuLayers != nil {

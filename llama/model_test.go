@@ -349,3 +349,10 @@ func TestLogger(t *testing.T) {
 	assert.Equal(t, -1, lerr.Code)
 	assert.Contains(t, lerr.Detail, "inconsistent sequence positions")
 }
+
+func TestBuiltForThisCPU(t *testing.T) {
+	if os.Getenv("CGO_CFLAGS") == "" {
+		t.Skip("CGO_CFLAGS is unset: llama.cpp was built with cgo's defaults (build with make)")
+	}
+	assert.Empty(t, llama.MissingCPUFeatures(), "CGO_CFLAGS=%q", os.Getenv("CGO_CFLAGS"))
+}
