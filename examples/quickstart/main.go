@@ -103,12 +103,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	common := []local.Option{local.WithSequenceSize(o.ctxSize), local.WithMaxTokens(o.maxReply),
 		local.WithThreads(o.threads), local.WithLogger(logger)}
-	if ctrlDevice == "" {
-		// On the CPU, llama.cpp's flash-attention kernels are slower than
-		// the plain ones (3.5x for prompts, 1.7x per generated token on a
-		// generated model at 12K tokens of context).
-		common = append(common, local.WithContextOptions(llama.WithFlashAttention(llama.FlashAttentionOff)))
-	}
 	controller, err := local.New(controllerModel, append(common, local.WithSequences(1))...)
 	if err != nil {
 		return err

@@ -67,7 +67,7 @@ func (t *Tracer) Observer() rlm.Observer {
 // through the prompt's tag. Prompts that are not sub-calls (a zero
 // rlm.SubCallInfo) and generations outside a run are not recorded.
 func (t *Tracer) GenerationHook() local.GenerationHook {
-	return t.generationHook
+	return func(g local.Generation) func() { return t.generationHook(g.Context, g.Calls) }
 }
 
 // Files lists the trace files completed so far, in the order the runs

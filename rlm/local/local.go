@@ -16,12 +16,26 @@ import (
 // ErrClosed is returned by calls made after [LM.Close].
 var ErrClosed = errors.New("local: closed")
 
+// Generation is what a [GenerationHook] learns of one batched generation.
+type Generation struct {
+	// Context is the llama context that decodes it.
+	Context *llama.Context
+	// Prompts are the prompts as the model reads them (the conversations
+	// rendered with the chat template); hooks registered on Context see a
+	// token's prompt index in llama.TokenRef.Tag. Tokenized with
+	// Model.Tokenize(prompt, true, true) they give the tokens decoded,
+	// except that a start already in a sequence's cache is not decoded
+	// again (see llama.Generation.CachedTokens).
+	Prompts []string
+	// Calls[i] is the sub-call prompt i answers: a zero SubCallInfo for
+	// prompts that are not sub-calls, such as a controller's turns.
+	Calls []rlm.SubCallInfo
+}
+
 // GenerationHook runs on the decoding goroutine before each batched
-// generation, with the context that decodes it and the sub-call each prompt
-// answers (a zero SubCallInfo for prompts that are not sub-calls, such as a
-// controller's turns). The function it returns, if not nil, runs after the
+// generation. The function it returns, if not nil, runs after the
 // generation, on the same goroutine.
-type GenerationHook func(c *llama.Context, calls []rlm.SubCallInfo) (after func())
+type GenerationHook func(Generation) (after func())
 
 // Option configures [New].
 type Option func(*config)
@@ -288,7 +302,7 @@ func (lm *LM) generate(ctx context.Context, c *llama.Context, reqs []*request) {
 		return
 	}
 	if lm.cfg.hook != nil {
-		if after := lm.cfg.hook(c, calls); after != nil {
+		if after := lm.cfg.hook(Generation{Context: c, Prompts: prompts, Calls: calls}); after != nil {
 			defer after()
 		}
 	}

@@ -66,9 +66,9 @@ func TestConcurrentCallsShareABatch(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int
 	lm := newLM(t, m, local.WithSequences(8), local.WithGatherWindow(300*time.Millisecond),
-		local.WithGenerationHook(func(_ *llama.Context, calls []rlm.SubCallInfo) func() {
+		local.WithGenerationHook(func(g local.Generation) func() {
 			mu.Lock()
-			sizes = append(sizes, len(calls))
+			sizes = append(sizes, len(g.Calls))
 			mu.Unlock()
 			return nil
 		}))
@@ -104,8 +104,10 @@ func TestConcurrentCallsShareABatch(t *testing.T) {
 func TestCompleteBatch(t *testing.T) {
 	m := loadModel(t)
 	var calls [][]rlm.SubCallInfo
-	lm := newLM(t, m, local.WithSequences(3), local.WithGenerationHook(func(_ *llama.Context, c []rlm.SubCallInfo) func() {
-		calls = append(calls, c)
+	var prompts []string
+	lm := newLM(t, m, local.WithSequences(3), local.WithGenerationHook(func(g local.Generation) func() {
+		calls = append(calls, g.Calls)
+		prompts = g.Prompts
 		return nil
 	}))
 	var convs [][]rlm.Message
@@ -120,6 +122,9 @@ func TestCompleteBatch(t *testing.T) {
 	require.Len(t, got, 7)
 	require.Len(t, calls, 1, "one group, one batched generation (7 prompts over 3 sequences)")
 	assert.Equal(t, infos, calls[0], "the hook learns which sub-call each prompt answers")
+	require.Len(t, prompts, 7)
+	assert.Contains(t, prompts[2], "roll roll roll", "and the prompts, rendered")
+	assert.Contains(t, prompts[2], "<|im_start|>user")
 	for i, conv := range convs {
 		want, err := lm.Complete(context.Background(), conv)
 		require.NoError(t, err)
