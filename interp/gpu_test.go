@@ -2,8 +2,6 @@ package interp_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,21 +12,11 @@ import (
 	"github.com/go-rlm/rlm/llama/llamatest"
 )
 
-// gpuBackend loads ggml's CUDA backend (RLM_CUDA_BACKEND, else what `make
-// cuda` builds under the module root) and returns the name of a GPU device,
-// or skips the test.
+// gpuBackend loads ggml's CUDA backend (see llamatest.CUDABackend) and
+// returns the name of a GPU device, or skips the test.
 func gpuBackend(t *testing.T) string {
 	t.Helper()
-	lib := os.Getenv("RLM_CUDA_BACKEND")
-	if lib == "" {
-		root, err := moduleRoot()
-		require.NoError(t, err)
-		lib = filepath.Join(root, "third_party", "lib", "libggml-cuda.so")
-	}
-	if _, err := os.Stat(lib); err != nil {
-		t.Skipf("no GPU backend at %s (run `make cuda` on a machine with CUDA, or set RLM_CUDA_BACKEND): %v", lib, err)
-	}
-	require.NoError(t, llama.LoadBackend(lib))
+	require.NoError(t, llama.LoadBackend(llamatest.CUDABackend(t)))
 	for _, d := range llama.Devices() {
 		if d.Kind == llama.DeviceGPU {
 			return d.Name
@@ -36,24 +24,6 @@ func gpuBackend(t *testing.T) string {
 	}
 	t.Skip("the GPU backend loaded, but it found no GPU")
 	return ""
-}
-
-// moduleRoot walks up from the working directory to go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
 }
 
 // TestCaptureOnGPU captures from a model whose layers run on a GPU: the

@@ -13,17 +13,22 @@ import (
 )
 
 // QuantizeOption configures [Quantize].
-type QuantizeOption func(*C.llama_model_quantize_params)
+type QuantizeOption func(*quantizeConfig)
+
+type quantizeConfig struct {
+	threads int
+	pure    bool
+}
 
 // WithQuantizeThreads sets the threads used. Default: every CPU.
 func WithQuantizeThreads(n int) QuantizeOption {
-	return func(p *C.llama_model_quantize_params) { p.nthread = C.int32_t(n) }
+	return func(c *quantizeConfig) { c.threads = n }
 }
 
 // WithPureQuantization quantizes every tensor to the target type, without
 // llama.cpp's mix of higher-precision types for sensitive tensors.
 func WithPureQuantization() QuantizeOption {
-	return func(p *C.llama_model_quantize_params) { p.pure = true }
+	return func(c *quantizeConfig) { c.pure = true }
 }
 
 // Quantize writes the model at in to out converted to the given file type
@@ -36,12 +41,14 @@ func Quantize(in, out string, ft FileType, opts ...QuantizeOption) error {
 		return &Error{Op: "quantize", Err: err}
 	}
 	initBackend()
-	params := C.llama_model_quantize_default_params()
-	params.nthread = C.int32_t(runtime.NumCPU())
-	params.ftype = C.enum_llama_ftype(ft)
+	cfg := quantizeConfig{threads: runtime.NumCPU()}
 	for _, o := range opts {
-		o(&params)
+		o(&cfg)
 	}
+	params := C.llama_model_quantize_default_params()
+	params.nthread = C.int32_t(cfg.threads)
+	params.ftype = C.enum_llama_ftype(ft)
+	params.pure = C.bool(cfg.pure)
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
 	if err != nil {
 		return &Error{Op: "quantize", Err: err}
