@@ -9,40 +9,23 @@ import (
 	"github.com/go-rlm/rlm/interp"
 	"github.com/go-rlm/rlm/llama"
 	"github.com/go-rlm/rlm/rlm"
+	"github.com/go-rlm/rlm/rlm/local"
 )
 
-// watch is what the tracer knows of one llama context: the hook points it
-// resolved there and the tokens each sequence's KV cache holds.
-type watch struct {
-	// first is the graph's first node, computed for every token of a
-	// micro-batch: the tracer reads each sequence's tokens there.
-	first string
-	plan  *plan // nil when the hook points could not be resolved
-	// cached[s] is what sequence s's cache holds, as decoded under the
-	// tracer's eyes: package llama keeps a prompt's start in the cache when
-	// the previous prompt of the sequence began the same way, and decodes
-	// only the rest. unknownToken marks positions decoded before the
-	// tracer watched.
-	cached [][]llama.Token
-}
-
-// unknownToken stands for a cached token the tracer did not see decoded.
-const unknownToken llama.Token = -1
-
 // plan is what the tracer hooks on one llama context, resolved the first
-// time the context generates.
+// time the context serves a traced sub-call.
 type plan struct {
 	// points lists, per node, the hook points read from it (a derived
 	// point under the node it is read from).
 	points map[string][]interp.HookPoint
 	// bases are the nodes whose rows derived points subtract.
 	bases map[string]bool
-	// nodes are the nodes to observe besides the first, in graph order.
+	// nodes are the nodes to observe, in graph order.
 	nodes []string
 }
 
 // newPlan resolves the tracer's hook points in the table h.
-func newPlan(h *interp.Hooks, first string, cfg config) (*plan, error) {
+func newPlan(h *interp.Hooks, cfg config) (*plan, error) {
 	points, err := h.Match(cfg.hooks...)
 	if err != nil {
 		return nil, err
@@ -64,76 +47,86 @@ func newPlan(h *interp.Hooks, first string, cfg config) (*plan, error) {
 		return nil, fmt.Errorf("no hook point of %v is in layers %v", cfg.hooks, cfg.layers)
 	}
 	for _, n := range h.Nodes() {
-		if n != first && (p.points[n] != nil || p.bases[n]) {
+		if p.points[n] != nil || p.bases[n] {
 			p.nodes = append(p.nodes, n)
 		}
 	}
 	return p, nil
 }
 
-// watchOf returns what the tracer knows of c, resolving its hook points
-// the first time. t.mu is held.
-func (t *Tracer) watchOf(c *llama.Context) (*watch, error) {
-	if w, ok := t.watches[c]; ok {
-		return w, nil
+// planOf returns the tracer's plan for c, resolving its hook points the
+// first time; nil when they cannot be resolved, a reason reported once.
+// t.mu is held.
+func (t *Tracer) planOf(c *llama.Context) *plan {
+	p, ok := t.plans[c]
+	if ok {
+		return p
 	}
 	h, err := interp.LoadHooks(context.Background(), c)
+	if err == nil {
+		p, err = newPlan(h, t.cfg)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("trace: %w", err)
-	}
-	nodes := h.Nodes()
-	if len(nodes) == 0 {
-		return nil, fmt.Errorf("trace: the model's graph has no hookable node")
-	}
-	w := &watch{first: nodes[0], cached: make([][]llama.Token, c.Sequences())}
-	if w.plan, err = newPlan(h, w.first, t.cfg); err != nil {
 		t.fail(fmt.Errorf("trace: %w", err))
 	}
-	t.watches[c] = w
-	return w, nil
+	t.plans[c] = p
+	return p
 }
 
 // generation is the capture of one batched generation.
 type generation struct {
 	t     *Tracer
-	watch *watch
+	plan  *plan
 	model *llama.Model
 	calls []rlm.SubCallInfo
-	run   *runFile              // nil when no sub-call of a run is traced
-	seqs  map[int]*subCallTrace // by the prompt's tag
+	// prompts[i] are prompt i's tokens, for the prompts that are sub-calls.
+	prompts [][]llama.Token
+	run     *runFile
+	seqs    map[int]*subCallTrace // by the prompt's tag
 	// unmatched are the nodes whose rows llama could not match to tokens,
 	// reported once.
 	unmatched map[string]bool
 }
 
-// generationHook watches every generation, sub-calls or not, to know what
-// each sequence's cache holds, and records the hook points during the
-// generations that serve sub-calls of a run.
-func (t *Tracer) generationHook(c *llama.Context, calls []rlm.SubCallInfo) func() {
+// isSubCall reports whether a prompt answers a sub-call.
+func isSubCall(ci rlm.SubCallInfo) bool { return ci.ID != 0 }
+
+// generationHook records the hook points during the generations that serve
+// sub-calls of a run; other generations run unobserved.
+func (t *Tracer) generationHook(gen local.Generation) func() {
+	if !slices.ContainsFunc(gen.Calls, isSubCall) {
+		return nil
+	}
+	// The prompts' tokens, as package llama tokenizes them before decoding
+	// (outside the lock: long prompts take a while).
+	model := gen.Context.Model()
+	prompts := make([][]llama.Token, len(gen.Calls))
+	for i, ci := range gen.Calls {
+		if isSubCall(ci) && i < len(gen.Prompts) {
+			// A prompt that does not tokenize fails in llama too: no rows.
+			prompts[i], _ = model.Tokenize(gen.Prompts[i], true, true)
+		}
+	}
+
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
+	if t.closed || t.run == nil {
 		return nil
 	}
-	w, err := t.watchOf(c)
-	if err != nil {
-		t.fail(err)
+	p := t.planOf(gen.Context)
+	if p == nil {
 		return nil
 	}
-	g := &generation{t: t, watch: w, model: c.Model(), calls: calls, seqs: map[int]*subCallTrace{}, unmatched: map[string]bool{}}
-	nodes := []string{w.first}
-	if t.run != nil && w.plan != nil && slices.ContainsFunc(calls, func(ci rlm.SubCallInfo) bool { return ci.ID != 0 }) {
-		g.run = t.run
-		nodes = append(nodes, w.plan.nodes...)
-	}
+	g := &generation{t: t, plan: p, model: model, calls: gen.Calls, prompts: prompts, run: t.run,
+		seqs: map[int]*subCallTrace{}, unmatched: map[string]bool{}}
 	var removes []func()
 	undo := func() {
 		for _, r := range removes {
 			r()
 		}
 	}
-	for _, node := range nodes {
-		remove, err := c.Observe(node, g.observe)
+	for _, node := range p.nodes {
+		remove, err := gen.Context.Observe(node, g.observe)
 		if err != nil {
 			undo()
 			t.fail(fmt.Errorf("trace: observe %s: %w", node, err))
@@ -151,11 +144,11 @@ func (g *generation) trace(tag int) *subCallTrace {
 		return s
 	}
 	var s *subCallTrace
-	if g.run != nil && g.run == g.t.run && tag >= 0 && tag < len(g.calls) && g.calls[tag].ID != 0 {
+	if g.run == g.t.run && tag >= 0 && tag < len(g.calls) && len(g.prompts[tag]) > 0 {
 		call := g.calls[tag]
 		s = g.run.pending[call.ID]
 		if s == nil {
-			s = &subCallTrace{call: call, model: g.model, bases: map[baseKey][]float32{}}
+			s = &subCallTrace{call: call, model: g.model, prompt: g.prompts[tag], bases: map[baseKey][]float32{}}
 			g.run.pending[call.ID] = s
 		}
 	}
@@ -178,25 +171,15 @@ func (g *generation) observe(a *llama.Activation) error {
 		}
 		return nil
 	}
-	first := a.Name == g.watch.first
-	var points []interp.HookPoint
-	var isBase bool
-	if g.watch.plan != nil {
-		points, isBase = g.watch.plan.points[a.Name], g.watch.plan.bases[a.Name]
-	}
+	points, isBase := g.plan.points[a.Name], g.plan.bases[a.Name]
 	for i, tok := range a.Tokens {
-		if first {
-			g.watch.see(tok)
-		}
 		s := g.trace(tok.Tag)
 		if s == nil {
 			continue
 		}
-		if first {
-			s.see(tok, g.watch.cached[tok.Seq])
-		}
+		s.see(tok)
 		kind := s.kind(tok.Pos)
-		if !g.t.cfg.positions.wants(kind) || (len(points) == 0 && !isBase) {
+		if !g.t.cfg.positions.wants(kind) {
 			continue
 		}
 		row := interp.TokenRow(nil, a, i)
@@ -214,7 +197,7 @@ func (g *generation) observe(a *llama.Activation) error {
 					values[j] -= base[j]
 				}
 			}
-			s.rows = append(s.rows, capturedRow{hook: pt.Name, layer: pt.Layer, pos: tok.Pos, kind: kind, values: values})
+			s.rows = append(s.rows, capturedRow{hook: pt.Name, layer: pt.Layer, pos: tok.Pos, token: tok.Token, kind: kind, values: values})
 		}
 	}
 	return nil
@@ -225,9 +208,8 @@ func (g *generation) observe(a *llama.Activation) error {
 type subCallTrace struct {
 	call      rlm.SubCallInfo
 	model     *llama.Model
-	promptLen int           // 0 until the prompt's last token was decoded
-	prompt    []llama.Token // known once the prompt's last token was decoded
-	generated []llama.Token // the answer's tokens read back, from position promptLen
+	prompt    []llama.Token // the whole prompt, a start kept in the cache included
+	generated []llama.Token // the answer's tokens read back, from position len(prompt)
 	rows      []capturedRow
 	bases     map[baseKey][]float32 // rows derived hook points subtract
 }
@@ -236,6 +218,7 @@ type capturedRow struct {
 	hook   string
 	layer  int
 	pos    int
+	token  llama.Token
 	kind   string
 	values []float32
 }
@@ -245,53 +228,30 @@ type baseKey struct {
 	pos  int
 }
 
-// see records that tok was decoded into its sequence: the cache now holds
-// what it held before tok's position, then tok.
-func (w *watch) see(tok llama.TokenRef) {
-	if tok.Seq < 0 || tok.Seq >= len(w.cached) {
-		return
+// see records a token of the sub-call's sequence: past the prompt, the
+// answer read back. Every observed node reports each answer token (they
+// all ask for logits, so even the last layer keeps their rows): the same
+// one comes once per node.
+func (s *subCallTrace) see(tok llama.TokenRef) {
+	if i := tok.Pos - len(s.prompt); i >= 0 && i <= len(s.generated) {
+		s.generated = append(s.generated[:i], tok.Token)
 	}
-	c := w.cached[tok.Seq]
-	for len(c) < tok.Pos {
-		c = append(c, unknownToken)
-	}
-	w.cached[tok.Seq] = append(c[:tok.Pos], tok.Token)
 }
 
-// see records a token of the sub-call's sequence, with what the sequence's
-// cache holds once it is decoded. The prompt's last token is the first to
-// ask for logits: the prompt is then the cache's content, the start that
-// package llama kept from an earlier prompt included; every later token is
-// the answer read back.
-func (s *subCallTrace) see(tok llama.TokenRef, cached []llama.Token) {
-	switch {
-	case s.promptLen == 0 && tok.Logits:
-		s.promptLen = tok.Pos + 1
-		s.prompt = slices.Clone(cached[:s.promptLen])
-	case s.promptLen > 0 && tok.Pos >= s.promptLen:
-		s.generated = append(s.generated[:tok.Pos-s.promptLen], tok.Token)
-	}
+// tokens returns copies of the prompt and of the answer read back: a
+// generation that the run's end cut short may still be adding to them.
+func (s *subCallTrace) tokens() (prompt, generated []llama.Token) {
+	return slices.Clone(s.prompt), slices.Clone(s.generated)
 }
 
 // kind says whether a position is in the prompt, its last token, or the
 // answer.
 func (s *subCallTrace) kind(pos int) string {
 	switch {
-	case s.promptLen == 0 || pos < s.promptLen-1:
+	case pos < len(s.prompt)-1:
 		return KindPrompt
-	case pos == s.promptLen-1:
+	case pos == len(s.prompt)-1:
 		return KindPromptLast
 	}
 	return KindGenerated
-}
-
-// token returns the token at pos, unknownToken when it was not seen.
-func (s *subCallTrace) token(pos int) llama.Token {
-	switch {
-	case pos < len(s.prompt):
-		return s.prompt[pos]
-	case pos-s.promptLen < len(s.generated):
-		return s.generated[pos-s.promptLen]
-	}
-	return unknownToken
 }

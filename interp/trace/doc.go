@@ -37,13 +37,13 @@
 // one batch. Its generation hook hands the tracer the sub-call each prompt
 // answers, and every token of the batch carries its prompt's index
 // (llama.TokenRef.Tag), so each activation row goes to its sub-call
-// whatever the batch holds. The tracer reads each sequence's tokens at the
-// graph's first node, on every generation of the worker: package llama
-// keeps the start of a prompt in the cache when the sequence's previous
-// prompt began the same way (the worker's system prompt), decodes only the
-// rest, and the tracer still knows the whole prompt. Positions kept in the
-// cache that way are not computed again and have no rows, even with
-// [Prompt].
+// whatever the batch holds. The hook also hands over the prompts as the
+// worker renders them, and the tracer tokenizes each sub-call's prompt as
+// package llama does: it knows the whole prompt and where its last token
+// is. Package llama keeps the start of a prompt in the cache when the
+// sequence's previous prompt began the same way (the worker's system
+// prompt) and decodes only the rest: positions kept in the cache that way
+// are not computed again and have no rows, even with [Prompt].
 //
 // # One file per run, written as answers arrive
 //
@@ -103,10 +103,11 @@
 //
 // # Cost
 //
-// The tracer observes the graph's first node on every generation of the
-// worker and the traced nodes during sub-calls of a run; each observed node
-// splits llama.cpp's graph computation, so trace what you need. Rows are
-// copied out of the graph as float32.
+// The tracer observes the traced nodes during the generations that serve
+// sub-calls of a run, and nothing during the others (a controller's turns
+// on the same model, calls outside a run). Each observed node splits
+// llama.cpp's graph computation, so trace what you need. Rows are copied out
+// of the graph as float32; each sub-call's prompt is tokenized once more.
 //
 // # Concurrency
 //

@@ -25,10 +25,10 @@ type Tracer struct {
 	dir string
 
 	mu       sync.Mutex
-	watches  map[*llama.Context]*watch // per worker context
-	run      *runFile                  // the run being traced, nil between runs
-	runs     int                       // runs started
-	subCalls []SubCall                 // every sub-call reported, in order
+	plans    map[*llama.Context]*plan // per worker context; nil: unresolvable
+	run      *runFile                 // the run being traced, nil between runs
+	runs     int                      // runs started
+	subCalls []SubCall                // every sub-call reported, in order
 	files    []string
 	err      error // the first error the hooks and observers could not return
 	closed   bool
@@ -52,7 +52,7 @@ func New(dir string, opts ...Option) (*Tracer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("trace: new: %w", err)
 	}
-	return &Tracer{cfg: cfg, dir: dir, watches: map[*llama.Context]*watch{}}, nil
+	return &Tracer{cfg: cfg, dir: dir, plans: map[*llama.Context]*plan{}}, nil
 }
 
 // Observer returns the observer that opens a trace file when a run starts,
@@ -64,11 +64,10 @@ func (t *Tracer) Observer() rlm.Observer {
 
 // GenerationHook returns the hook that captures the worker's activations
 // during each batched generation, attributing every row to its sub-call
-// through the prompt's tag. Prompts that are not sub-calls (a zero
+// through the prompt's tag and learning each sub-call's prompt tokens from
+// the prompt the worker renders. Prompts that are not sub-calls (a zero
 // rlm.SubCallInfo) and generations outside a run are not recorded.
-func (t *Tracer) GenerationHook() local.GenerationHook {
-	return func(g local.Generation) func() { return t.generationHook(g.Context, g.Calls) }
-}
+func (t *Tracer) GenerationHook() local.GenerationHook { return t.generationHook }
 
 // Files lists the trace files completed so far, in the order the runs
 // started.
@@ -165,7 +164,7 @@ func (t *Tracer) subCall(e rlm.SubCallEvent) {
 	sc := SubCall{SubCallInfo: e.SubCallInfo, Run: e.Run, Iteration: e.Iteration, Block: e.Block, Answer: e.Answer, Error: e.Error}
 	if p := t.run.pending[e.ID]; p != nil {
 		delete(t.run.pending, e.ID)
-		sc.Prompt, sc.Generated = t.tokensOf(p)
+		sc.Prompt, sc.Generated = p.tokens()
 		t.write(t.run, p, sc)
 	}
 	t.subCalls = append(t.subCalls, sc)
@@ -200,7 +199,7 @@ func (t *Tracer) finishRun() {
 	for _, id := range ids {
 		p := r.pending[id]
 		sc := SubCall{SubCallInfo: p.call, Error: errUnanswered}
-		sc.Prompt, sc.Generated = t.tokensOf(p)
+		sc.Prompt, sc.Generated = p.tokens()
 		t.write(r, p, sc)
 		t.subCalls = append(t.subCalls, sc)
 	}
@@ -219,18 +218,6 @@ func (t *Tracer) finishRun() {
 		t.fail(fmt.Errorf("trace: %s: %w", r.path, err))
 	}
 	t.files = append(t.files, r.path)
-}
-
-// tokensOf returns the sub-call's prompt and the answer's tokens read back.
-// A prompt that began with tokens decoded before the tracer watched the
-// worker is not known: nil, and an error for Tracer.Err. t.mu is held.
-func (t *Tracer) tokensOf(p *subCallTrace) (prompt, generated []llama.Token) {
-	if !slices.Contains(p.prompt, unknownToken) {
-		prompt = slices.Clone(p.prompt)
-	} else {
-		t.fail(fmt.Errorf("trace: sub-call %d: its prompt began with tokens the worker decoded before the tracer watched it", p.call.ID))
-	}
-	return prompt, slices.Clone(p.generated)
 }
 
 func (t *Tracer) openWriter(r *runFile, width int) error {
@@ -266,15 +253,14 @@ func (t *Tracer) write(r *runFile, p *subCallTrace, sc SubCall) {
 	meta := newSubCallColumns(sc, p.model)
 	pieces := map[llama.Token]string{}
 	for _, row := range p.rows {
-		tok := p.token(row.pos)
-		piece, ok := pieces[tok]
-		if !ok && tok != unknownToken {
-			piece, _ = p.model.TokenPiece(tok, true)
-			pieces[tok] = piece
+		piece, ok := pieces[row.token]
+		if !ok {
+			piece, _ = p.model.TokenPiece(row.token, true)
+			pieces[row.token] = piece
 		}
 		err := r.w.Write(export.Row{
 			Run: r.name, Hook: row.hook, Layer: row.layer, Sequence: sc.ID, Position: row.pos,
-			TokenID: int(tok), TokenText: piece, Values: row.values, Extra: meta.values(row.kind),
+			TokenID: int(row.token), TokenText: piece, Values: row.values, Extra: meta.values(row.kind),
 		})
 		if err != nil {
 			t.fail(fmt.Errorf("trace: %s: sub-call %d: %w", r.path, sc.ID, err))
