@@ -1,12 +1,9 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,35 +18,11 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "capture-test")
-	if err != nil {
-		println(err.Error())
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "capture")
-	code := 1
-	if err := cmdtest.Build(".", binary); err != nil {
-		println(err.Error())
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cmdtest.Main(m, &binary) }
 
 func capture(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	}
-	require.NoError(t, err)
-	return 0, stdout.String(), stderr.String()
+	return cmdtest.Run(t, binary, args...)
 }
 
 func TestCaptureWritesParquet(t *testing.T) {
@@ -106,11 +79,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := capture(t, append([]string{"-threads", "1"}, tt.args...)...)
-			assert.Equal(t, 1, code)
-			assert.Empty(t, stdout)
-			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-			assert.True(t, strings.HasPrefix(stderr, "capture: "), stderr)
-			assert.Contains(t, stderr, tt.want)
+			cmdtest.AssertFailed(t, "capture", tt.want, code, stdout, stderr)
 		})
 	}
 }

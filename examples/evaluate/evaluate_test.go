@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-rlm/rlm/interp/export/duckdbtest"
 	"github.com/go-rlm/rlm/llama/llamatest"
 	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/oolong"
@@ -91,7 +92,7 @@ func TestEvaluate(t *testing.T) {
 
 	// The table, read back by two independent readers.
 	checkTable(t, "arrow", arrowRows(t, filepath.Join(out, tableName)), records)
-	checkTable(t, "duckdb", duckdbQuery(t, `SELECT * FROM read_parquet('`+filepath.Join(out, tableName)+`') ORDER BY "index"`), records)
+	checkTable(t, "duckdb", duckdbtest.Query(t, `SELECT * FROM read_parquet('`+filepath.Join(out, tableName)+`') ORDER BY "index"`).Rows, records)
 
 	// The summary, against the journal.
 	s := summaryOf(t, out)

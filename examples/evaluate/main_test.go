@@ -29,22 +29,7 @@ import (
 // binary's own flags (-race included).
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "evaluate-test")
-	if err != nil {
-		println(err.Error())
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "evaluate")
-	code := 1
-	if err := cmdtest.Build(".", binary); err != nil {
-		println(err.Error())
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cmdtest.Main(m, &binary) }
 
 // result is how a run of the command ended.
 type result struct {

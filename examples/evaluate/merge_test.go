@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-rlm/rlm/interp/export/duckdbtest"
 )
 
 // runScript runs one of the SLURM scripts with bash, as a SLURM node would
@@ -75,7 +77,7 @@ func TestShardsAndMerge(t *testing.T) {
 		g.Trajectory, w.Trajectory = "", ""
 		assert.Equal(t, w, g, "example %d", i)
 	}
-	checkTable(t, "duckdb", duckdbQuery(t, `SELECT * FROM read_parquet('`+filepath.Join(merged, tableName)+`') ORDER BY "index"`), got)
+	checkTable(t, "duckdb", duckdbtest.Query(t, `SELECT * FROM read_parquet('`+filepath.Join(merged, tableName)+`') ORDER BY "index"`).Rows, got)
 	mergedConfig, ok, err := loadConfig(merged)
 	require.NoError(t, err)
 	require.True(t, ok)

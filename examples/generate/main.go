@@ -10,56 +10,53 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"runtime"
+	"io"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/llama"
 )
 
-func main() {
-	var (
-		modelPath = flag.String("model", "", "GGUF model file (required)")
-		prompt    = flag.String("prompt", "Once upon a time", "text to continue")
-		n         = flag.Int("n", 64, "tokens to generate")
-		temp      = flag.Float64("temp", 0, "sampling temperature; 0 is greedy")
-		seed      = flag.Uint("seed", 1, "random seed for sampling with -temp > 0")
-		threads   = flag.Int("threads", runtime.NumCPU(), "CPU threads")
-		ngl       = flag.Int("ngl", 0, "layers to offload to the GPU")
-	)
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, *modelPath, *prompt, *n, float32(*temp), uint32(*seed), *threads, *ngl); err != nil {
-		fmt.Fprintln(os.Stderr, "generate:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("generate", run) }
 
-func run(ctx context.Context, modelPath, prompt string, n int, temp float32, seed uint32, threads, ngl int) error {
-	if modelPath == "" {
-		return errors.New("-model is required")
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var (
+		model  cli.ModelFlags
+		prompt string
+		n      int
+		temp   float64
+		seed   uint
+	)
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	model.Register(fs)
+	fs.StringVar(&prompt, "prompt", "Once upon a time", "text to continue")
+	fs.IntVar(&n, "n", 64, "tokens to generate")
+	fs.Float64Var(&temp, "temp", 0, "sampling temperature; 0 is greedy")
+	fs.UintVar(&seed, "seed", 1, "random seed for sampling with -temp > 0")
+	if err := cli.Parse(fs, "-model FILE.gguf [flags]", args); err != nil {
+		return err
+	}
+	if err := cli.Required(fs, "model"); err != nil {
+		return err
 	}
 	if n <= 0 {
 		return fmt.Errorf("-n must be positive, got %d", n)
 	}
-	m, err := llama.LoadModel(ctx, modelPath, llama.WithGPULayers(ngl))
+	m, err := model.Load(ctx)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	c, err := m.NewContext(llama.WithThreads(threads, threads))
+	c, err := model.NewContext(m)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_, err = c.GenerateStream(ctx, prompt, func(piece string) error {
-		_, err := os.Stdout.WriteString(piece)
+		_, err := io.WriteString(stdout, piece)
 		return err
-	}, llama.WithMaxTokens(n), llama.WithSampling(llama.Sampling{Temperature: temp, Seed: seed}))
-	fmt.Println()
+	}, llama.WithMaxTokens(n), llama.WithSampling(llama.Sampling{Temperature: float32(temp), Seed: uint32(seed)}))
+	fmt.Fprintln(stdout)
 	return err
 }

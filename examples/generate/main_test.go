@@ -64,11 +64,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := generate(t, tt.args...)
-			assert.Equal(t, 1, code)
-			assert.Empty(t, stdout)
-			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-			assert.True(t, strings.HasPrefix(stderr, "generate: "), stderr)
-			assert.Contains(t, stderr, tt.want)
+			cmdtest.AssertFailed(t, "generate", tt.want, code, stdout, stderr)
 		})
 	}
 }

@@ -15,65 +15,42 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
 
 	"gonum.org/v1/plot/vg"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/interp"
 	"github.com/go-rlm/rlm/llama"
 )
 
 type config struct {
-	model, out, prompt string
-	k, threads, ngl    int
+	model       cli.ModelFlags
+	out, prompt string
+	k           int
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "logitlens:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("logitlens", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config
 	fs := flag.NewFlagSet("logitlens", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.model, "model", "", "GGUF model file (required)")
+	cfg.model.Register(fs)
 	fs.StringVar(&cfg.out, "out", "", "output directory (required; created if missing)")
 	fs.StringVar(&cfg.prompt, "prompt", "Matt says: roll for initiative", "the prompt")
 	fs.IntVar(&cfg.k, "k", 5, "tokens kept per layer and position")
-	fs.IntVar(&cfg.threads, "threads", runtime.NumCPU(), "CPU threads")
-	fs.IntVar(&cfg.ngl, "ngl", 0, "layers to offload to the GPU")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
-			fmt.Fprintln(os.Stderr, "usage: logitlens -model FILE.gguf -out DIR [flags]")
-			fs.PrintDefaults()
-		}
+	if err := cli.Parse(fs, "-model FILE.gguf -out DIR [flags]", args); err != nil {
 		return err
 	}
-	switch {
-	case cfg.model == "":
-		return errors.New("-model is required")
-	case cfg.out == "":
-		return errors.New("-out is required")
-	case cfg.k <= 0:
+	if err := cli.Required(fs, "model", "out"); err != nil {
+		return err
+	}
+	if cfg.k <= 0 {
 		return fmt.Errorf("-k must be positive, got %d", cfg.k)
-	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return lens(ctx, cfg, stdout)
 }
@@ -82,12 +59,12 @@ func lens(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
 		return err
 	}
-	m, err := llama.LoadModel(ctx, cfg.model, llama.WithGPULayers(cfg.ngl))
+	m, err := cfg.model.Load(ctx)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	u, err := interp.LoadUnembed(cfg.model)
+	u, err := interp.LoadUnembed(cfg.model.Path)
 	if err != nil {
 		return err
 	}
@@ -95,7 +72,7 @@ func lens(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := m.NewContext(llama.WithContextSize(max(512, len(p[0]))), llama.WithThreads(cfg.threads, cfg.threads))
+	c, err := cfg.model.NewContext(m, llama.WithContextSize(max(512, len(p[0]))))
 	if err != nil {
 		return err
 	}
@@ -105,15 +82,7 @@ func lens(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 
-	f, err := os.Create(filepath.Join(cfg.out, "logitlens.csv"))
-	if err != nil {
-		return err
-	}
-	if err := l.WriteCSV(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := cli.WriteFile(filepath.Join(cfg.out, "logitlens.csv"), l.WriteCSV); err != nil {
 		return err
 	}
 	fig, err := l.Figure()

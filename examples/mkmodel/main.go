@@ -11,7 +11,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -19,25 +19,17 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/llama/gguf"
 	"github.com/go-rlm/rlm/llama/llamatest"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "mkmodel:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("mkmodel", run) }
 
 // run parses args, writes the model and reports it on stdout.
-func run(args []string, stdout io.Writer) error {
+func run(_ context.Context, args []string, stdout io.Writer) error {
 	def := llamatest.DefaultConfig()
 	fs := flag.NewFlagSet("mkmodel", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported in one line by main
 	layers := fs.Int("layers", def.Layers, "transformer blocks")
 	embd := fs.Int("embd", def.Embd, "embedding width (n_embd)")
 	heads := fs.Int("heads", def.Heads, "attention heads")
@@ -47,16 +39,8 @@ func run(args []string, stdout io.Writer) error {
 	typ := fs.String("type", "f32", "weight type: f32, f16, q8_0, q4_0 or q4_k_m")
 	seed := fs.Int64("seed", def.Seed, "seed of the random weights")
 	out := fs.String("o", "model.gguf", "output file")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
-			fmt.Fprintln(os.Stderr, "usage: mkmodel [flags]")
-			fs.PrintDefaults()
-		}
+	if err := cli.Parse(fs, "[flags]", args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	for name, v := range map[string]int{"layers": *layers, "embd": *embd, "heads": *heads, "kv-heads": *kvHeads, "ff": *ff} {
 		if v <= 0 {

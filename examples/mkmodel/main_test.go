@@ -113,11 +113,7 @@ func TestBadFlags(t *testing.T) {
 				args[len(args)-1] = filepath.Join(dir, args[len(args)-1])
 			}
 			code, stdout, stderr := mkmodel(t, args...)
-			assert.Equal(t, 1, code)
-			assert.Empty(t, stdout)
-			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-			assert.True(t, strings.HasPrefix(stderr, "mkmodel: "), stderr)
-			assert.Contains(t, stderr, tt.message)
+			cmdtest.AssertFailed(t, "mkmodel", tt.message, code, stdout, stderr)
 			entries, err := os.ReadDir(dir)
 			require.NoError(t, err)
 			assert.Empty(t, entries, "nothing is left behind")

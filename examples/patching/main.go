@@ -16,44 +16,32 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
 
 	"gonum.org/v1/plot/vg"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/interp"
 	"github.com/go-rlm/rlm/llama"
 )
 
 type config struct {
-	model, out, clean, corrupted, correct, wrong, kind string
-	byHead                                             bool
-	threads, ngl, sequences                            int
+	model                                       cli.ModelFlags
+	out, clean, corrupted, correct, wrong, kind string
+	byHead                                      bool
+	sequences                                   int
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "patching:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("patching", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config
 	fs := flag.NewFlagSet("patching", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.model, "model", "", "GGUF model file (required)")
+	cfg.model.Register(fs)
 	fs.StringVar(&cfg.out, "out", "", "output directory (required; created if missing)")
 	fs.StringVar(&cfg.clean, "clean", "Vax rolls a 17", "the clean prompt")
 	fs.StringVar(&cfg.corrupted, "corrupted", "Vax rolls a 03", "the corrupted prompt, as many tokens as the clean one")
@@ -61,26 +49,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.wrong, "wrong", "", "the corrupted answer token (default: the corrupted run's top token)")
 	fs.StringVar(&cfg.kind, "kind", "resid_pre", "hook kind to patch: resid_pre, resid_mid, resid_post, attn_out, mlp_out, z, ...")
 	fs.BoolVar(&cfg.byHead, "by-head", false, "patch each attention head alone")
-	fs.IntVar(&cfg.threads, "threads", runtime.NumCPU(), "CPU threads")
-	fs.IntVar(&cfg.ngl, "ngl", 0, "layers to offload to the GPU")
 	fs.IntVar(&cfg.sequences, "sequences", 8, "patched runs decoded at once")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
-			fmt.Fprintln(os.Stderr, "usage: patching -model FILE.gguf -out DIR [flags]")
-			fs.PrintDefaults()
-		}
+	if err := cli.Parse(fs, "-model FILE.gguf -out DIR [flags]", args); err != nil {
 		return err
 	}
-	switch {
-	case cfg.model == "":
-		return errors.New("-model is required")
-	case cfg.out == "":
-		return errors.New("-out is required")
-	case cfg.sequences <= 0:
+	if err := cli.Required(fs, "model", "out"); err != nil {
+		return err
+	}
+	if cfg.sequences <= 0 {
 		return fmt.Errorf("-sequences must be positive, got %d", cfg.sequences)
-	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return patch(ctx, cfg, stdout)
 }
@@ -89,7 +66,7 @@ func patch(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
 		return err
 	}
-	m, err := llama.LoadModel(ctx, cfg.model, llama.WithGPULayers(cfg.ngl))
+	m, err := cfg.model.Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,8 +81,8 @@ func patch(ctx context.Context, cfg config, stdout io.Writer) error {
 	}
 	// Each sequence holds one prompt; flash attention off, so that
 	// patterns can be patched too.
-	c, err := m.NewContext(llama.WithContextSize(cfg.sequences*max(64, len(clean))), llama.WithSequences(cfg.sequences),
-		llama.WithThreads(cfg.threads, cfg.threads), llama.WithFlashAttention(llama.FlashAttentionOff))
+	c, err := cfg.model.NewContext(m, llama.WithContextSize(cfg.sequences*max(64, len(clean))), llama.WithSequences(cfg.sequences),
+		llama.WithFlashAttention(llama.FlashAttentionOff))
 	if err != nil {
 		return err
 	}
@@ -134,15 +111,7 @@ func patch(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := fig.SavePNG(filepath.Join(cfg.out, "patching.png"), width, height); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(cfg.out, "patching.parquet"))
-	if err != nil {
-		return err
-	}
-	if err := table.WriteParquet(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := cli.WriteFile(filepath.Join(cfg.out, "patching.parquet"), table.WriteParquet); err != nil {
 		return err
 	}
 	cp, _ := m.TokenPiece(correct, true)

@@ -1,14 +1,10 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -23,35 +19,11 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "patching-test")
-	if err != nil {
-		println(err.Error())
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "patching")
-	code := 1
-	if err := cmdtest.Build(".", binary); err != nil {
-		println(err.Error())
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cmdtest.Main(m, &binary) }
 
 func patching(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(binary, append([]string{"-threads", "1"}, args...)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	}
-	require.NoError(t, err)
-	return 0, stdout.String(), stderr.String()
+	return cmdtest.Run(t, binary, append([]string{"-threads", "1"}, args...)...)
 }
 
 // readTable reads patching.parquet with Arrow Go: the column names and the
@@ -140,11 +112,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := patching(t, tt.args...)
-			assert.Equal(t, 1, code)
-			assert.Empty(t, stdout)
-			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-			assert.True(t, strings.HasPrefix(stderr, "patching: "), stderr)
-			assert.Contains(t, stderr, tt.want)
+			cmdtest.AssertFailed(t, "patching", tt.want, code, stdout, stderr)
 		})
 	}
 }

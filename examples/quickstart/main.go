@@ -23,10 +23,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime"
 	"time"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/llama"
 	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/local"
@@ -40,41 +40,39 @@ type options struct {
 	verbose                           bool
 }
 
-func main() {
-	var o options
-	flag.StringVar(&o.controller, "controller", "", "controller GGUF model (required)")
-	flag.StringVar(&o.worker, "worker", "", "worker GGUF model (required)")
-	flag.StringVar(&o.doc, "doc", "", "document file (required)")
-	flag.StringVar(&o.question, "q", "", "question about the document (required)")
-	flag.IntVar(&o.ngl, "ngl", 999, "layers to offload to a GPU, when there is one")
-	flag.IntVar(&o.iterations, "iterations", 30, "most controller turns")
-	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "CPU threads per model")
-	flag.IntVar(&o.ctxSize, "ctx", 16384, "tokens of context per conversation, for either model")
-	flag.IntVar(&o.workerSeqs, "worker-sequences", 4, "sub-calls the worker decodes at once")
-	flag.IntVar(&o.maxReply, "max-reply", 1024, "most tokens per model reply")
-	flag.StringVar(&o.trajectory, "trajectory", "", "write the trajectory as JSONL to this file")
-	flag.StringVar(&o.html, "html", "", "write the trajectory as an HTML page to this file")
-	flag.StringVar(&o.backend, "backend", "third_party/lib/libggml-cuda.so", "GPU backend library to load if it exists")
-	flag.BoolVar(&o.verbose, "v", false, "log the run's progress")
-	flag.Parse()
+func main() { cli.Main("quickstart", run) }
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, o, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		os.Exit(1)
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
+	fs.StringVar(&o.controller, "controller", "", "controller GGUF model (required)")
+	fs.StringVar(&o.worker, "worker", "", "worker GGUF model (required)")
+	fs.StringVar(&o.doc, "doc", "", "document file (required)")
+	fs.StringVar(&o.question, "q", "", "question about the document (required)")
+	fs.IntVar(&o.ngl, "ngl", 999, "layers to offload to a GPU, when there is one")
+	fs.IntVar(&o.iterations, "iterations", 30, "most controller turns")
+	fs.IntVar(&o.threads, "threads", runtime.NumCPU(), "CPU threads per model")
+	fs.IntVar(&o.ctxSize, "ctx", 16384, "tokens of context per conversation, for either model")
+	fs.IntVar(&o.workerSeqs, "worker-sequences", 4, "sub-calls the worker decodes at once")
+	fs.IntVar(&o.maxReply, "max-reply", 1024, "most tokens per model reply")
+	fs.StringVar(&o.trajectory, "trajectory", "", "write the trajectory as JSONL to this file")
+	fs.StringVar(&o.html, "html", "", "write the trajectory as an HTML page to this file")
+	fs.StringVar(&o.backend, "backend", "third_party/lib/libggml-cuda.so", "GPU backend library to load if it exists")
+	fs.BoolVar(&o.verbose, "v", false, "log the run's progress")
+	if err := cli.Parse(fs, "-controller FILE.gguf -worker FILE.gguf -doc FILE -q QUESTION [flags]", args); err != nil {
+		return err
 	}
+	if o.controller == "" || o.worker == "" {
+		return errors.New("-controller and -worker are required")
+	}
+	if err := cli.Required(fs, "doc", "q"); err != nil {
+		return err
+	}
+	return answer(ctx, o, stdout)
 }
 
-func run(ctx context.Context, o options, out io.Writer) error {
-	switch {
-	case o.controller == "" || o.worker == "":
-		return errors.New("-controller and -worker are required")
-	case o.doc == "":
-		return errors.New("-doc is required")
-	case o.question == "":
-		return errors.New("-q is required")
-	}
+// answer runs the RLM on the document and reports the answer.
+func answer(ctx context.Context, o options, out io.Writer) error {
 	doc, err := os.ReadFile(o.doc)
 	if err != nil {
 		return err
@@ -128,10 +126,10 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := writeTrajectory(&trajectory, o.trajectory, (*rlm.Trajectory).WriteJSONL); err != nil {
+	if err := writeTrajectory(o.trajectory, trajectory.WriteJSONL); err != nil {
 		return err
 	}
-	if err := writeTrajectory(&trajectory, o.html, (*rlm.Trajectory).WriteHTML); err != nil {
+	if err := writeTrajectory(o.html, trajectory.WriteHTML); err != nil {
 		return err
 	}
 	report(out, res, ctrlDevice, workerDevice)
@@ -164,19 +162,13 @@ func load(ctx context.Context, path, device string, ngl int) (*llama.Model, erro
 	return llama.LoadModel(ctx, path, opts...)
 }
 
-func writeTrajectory(t *rlm.Trajectory, path string, write func(*rlm.Trajectory, io.Writer) error) error {
+// writeTrajectory writes the trajectory with write to path, if one is
+// given.
+func writeTrajectory(path string, write func(io.Writer) error) error {
 	if path == "" {
 		return nil
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(t, f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return cli.WriteFile(path, write)
 }
 
 func report(w io.Writer, res rlm.Result, ctrlDevice, workerDevice string) {

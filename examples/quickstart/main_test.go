@@ -85,10 +85,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := quickstart(t, tt.args...)
-			assert.Equal(t, 1, code)
-			assert.Empty(t, stdout)
-			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-			assert.Contains(t, stderr, tt.want)
+			cmdtest.AssertFailed(t, "quickstart", tt.want, code, stdout, stderr)
 		})
 	}
 }

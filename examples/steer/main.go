@@ -17,15 +17,11 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -35,20 +31,16 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/interp"
 	"github.com/go-rlm/rlm/llama"
 )
 
-// texts collects a repeated flag.
-type texts []string
-
-func (t *texts) String() string     { return strings.Join(*t, " | ") }
-func (t *texts) Set(s string) error { *t = append(*t, s); return nil }
-
 type config struct {
-	model, out, prompt, coeffs string
-	positive, negative         texts
-	layer, n, threads, ngl     int
+	model               cli.ModelFlags
+	out, prompt, coeffs string
+	positive, negative  cli.Strings
+	layer, n            int
 }
 
 // result is one steered run.
@@ -59,23 +51,12 @@ type result struct {
 	top, text  string
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "steer:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("steer", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config
 	fs := flag.NewFlagSet("steer", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.model, "model", "", "GGUF model file (required)")
+	cfg.model.Register(fs)
 	fs.StringVar(&cfg.out, "out", "", "output directory (required; created if missing)")
 	fs.Var(&cfg.positive, "positive", "a positive prompt (repeatable; default: two examples)")
 	fs.Var(&cfg.negative, "negative", "a negative prompt (repeatable; default: two examples)")
@@ -83,31 +64,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.layer, "layer", -1, "steer the residual stream after this block, at least 1 (default: the middle one)")
 	fs.StringVar(&cfg.coeffs, "coeffs", "-8,-4,0,4,8", "steering coefficients, comma-separated")
 	fs.IntVar(&cfg.n, "n", 24, "tokens to generate")
-	fs.IntVar(&cfg.threads, "threads", runtime.NumCPU(), "CPU threads")
-	fs.IntVar(&cfg.ngl, "ngl", 0, "layers to offload to the GPU")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
-			fmt.Fprintln(os.Stderr, "usage: steer -model FILE.gguf -out DIR [flags]")
-			fs.PrintDefaults()
-		}
+	if err := cli.Parse(fs, "-model FILE.gguf -out DIR [flags]", args); err != nil {
 		return err
 	}
-	switch {
-	case cfg.model == "":
-		return errors.New("-model is required")
-	case cfg.out == "":
-		return errors.New("-out is required")
-	case cfg.n <= 0:
+	if err := cli.Required(fs, "model", "out"); err != nil {
+		return err
+	}
+	if cfg.n <= 0 {
 		return fmt.Errorf("-n must be positive, got %d", cfg.n)
-	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if len(cfg.positive) == 0 {
-		cfg.positive = texts{"I love this place. Everyone is kind and generous.", "What a wonderful day, we are delighted."}
+		cfg.positive = cli.Strings{"I love this place. Everyone is kind and generous.", "What a wonderful day, we are delighted."}
 	}
 	if len(cfg.negative) == 0 {
-		cfg.negative = texts{"I hate this place. Everyone is cruel and greedy.", "What a miserable day, we are furious."}
+		cfg.negative = cli.Strings{"I hate this place. Everyone is cruel and greedy.", "What a miserable day, we are furious."}
 	}
 	coeffs, err := parseCoeffs(cfg.coeffs)
 	if err != nil {
@@ -132,7 +102,7 @@ func steer(ctx context.Context, cfg config, coeffs []float64, stdout io.Writer) 
 	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
 		return err
 	}
-	m, err := llama.LoadModel(ctx, cfg.model, llama.WithGPULayers(cfg.ngl))
+	m, err := cfg.model.Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,7 +117,7 @@ func steer(ctx context.Context, cfg config, coeffs []float64, stdout io.Writer) 
 	if cfg.layer < 1 || cfg.layer >= info.Layers {
 		return fmt.Errorf("-layer %d outside [1, %d): llama.cpp's control vectors start after block 1", cfg.layer, info.Layers)
 	}
-	c, err := m.NewContext(llama.WithContextSize(1024), llama.WithThreads(cfg.threads, cfg.threads))
+	c, err := cfg.model.NewContext(m, llama.WithContextSize(1024))
 	if err != nil {
 		return err
 	}
@@ -252,31 +222,20 @@ func measure(ctx context.Context, c *llama.Context, text string, prompt [][]llam
 }
 
 func writeResults(path string, results []result) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	_ = w.Write([]string{"coefficient", "method", "projection", "top_token", "continuation"})
+	records := [][]string{{"coefficient", "method", "projection", "top_token", "continuation"}}
 	for _, r := range results {
-		_ = w.Write([]string{strconv.FormatFloat(r.coeff, 'g', -1, 64), r.method,
+		records = append(records, []string{strconv.FormatFloat(r.coeff, 'g', -1, 64), r.method,
 			strconv.FormatFloat(r.projection, 'g', -1, 64), r.top, r.text})
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return cli.WriteCSV(path, records)
 }
 
 func writeVector(path string, v mat.Vector) error {
-	var b strings.Builder
-	b.WriteString("index,value\n")
+	records := [][]string{{"index", "value"}}
 	for i := 0; i < v.Len(); i++ {
-		fmt.Fprintf(&b, "%d,%s\n", i, strconv.FormatFloat(v.AtVec(i), 'g', -1, 64))
+		records = append(records, []string{strconv.Itoa(i), strconv.FormatFloat(v.AtVec(i), 'g', -1, 64)})
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return cli.WriteCSV(path, records)
 }
 
 func plotResults(path string, results []result, layer, last int) error {

@@ -1,15 +1,10 @@
 package main_test
 
 import (
-	"bytes"
-	"encoding/csv"
-	"errors"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,45 +16,11 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "steer-test")
-	if err != nil {
-		println(err.Error())
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "steer")
-	code := 1
-	if err := cmdtest.Build(".", binary); err != nil {
-		println(err.Error())
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cmdtest.Main(m, &binary) }
 
 func steer(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(binary, append([]string{"-threads", "1"}, args...)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	}
-	require.NoError(t, err)
-	return 0, stdout.String(), stderr.String()
-}
-
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	records, err := csv.NewReader(f).ReadAll()
-	require.NoError(t, err)
-	return records
+	return cmdtest.Run(t, binary, append([]string{"-threads", "1"}, args...)...)
 }
 
 func TestSteer(t *testing.T) {
@@ -69,7 +30,7 @@ func TestSteer(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "steered block 2")
 
-	records := readCSV(t, filepath.Join(out, "steer.csv"))
+	records := cmdtest.ReadCSV(t, filepath.Join(out, "steer.csv"))
 	require.Len(t, records, 1+3*2)
 	assert.Equal(t, []string{"coefficient", "method", "projection", "top_token", "continuation"}, records[0])
 	proj := map[string]float64{}
@@ -91,7 +52,7 @@ func TestSteer(t *testing.T) {
 	assert.Greater(t, proj["0"], proj["-6"])
 	assert.NotEqual(t, records[1][4], records[5][4], "steering changes the continuation")
 
-	assert.Len(t, readCSV(t, filepath.Join(out, "vector.csv")), 1+64)
+	assert.Len(t, cmdtest.ReadCSV(t, filepath.Join(out, "vector.csv")), 1+64)
 	f, err := os.Open(filepath.Join(out, "steer.png"))
 	require.NoError(t, err)
 	defer f.Close()
@@ -115,11 +76,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := steer(t, tt.args...)
-			assert.Equal(t, 1, code)
-			assert.Empty(t, stdout)
-			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-			assert.True(t, strings.HasPrefix(stderr, "steer: "), stderr)
-			assert.Contains(t, stderr, tt.want)
+			cmdtest.AssertFailed(t, "steer", tt.want, code, stdout, stderr)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"math"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/interp"
 	"github.com/go-rlm/rlm/interp/export"
 	"github.com/go-rlm/rlm/interp/trace"
@@ -78,22 +78,12 @@ func layerStats(ctx context.Context, path string) ([]layerStat, error) {
 
 // writeLayers writes layers.csv and layers.png.
 func writeLayers(stats []layerStat, dir string) error {
-	f, err := os.Create(filepath.Join(dir, "layers.csv"))
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"layer", "sub_calls", "mean_norm", "mean_cosine_between_sub_calls"})
+	records := [][]string{{"layer", "sub_calls", "mean_norm", "mean_cosine_between_sub_calls"}}
 	for _, s := range stats {
-		w.Write([]string{strconv.Itoa(s.layer), strconv.Itoa(s.subCalls),
+		records = append(records, []string{strconv.Itoa(s.layer), strconv.Itoa(s.subCalls),
 			strconv.FormatFloat(s.norm, 'g', 6, 64), strconv.FormatFloat(s.cosine, 'g', 6, 64)})
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := cli.WriteCSV(filepath.Join(dir, "layers.csv"), records); err != nil {
 		return err
 	}
 	if len(stats) == 0 {

@@ -10,7 +10,7 @@
 // answers (models with random weights, such as examples/mkmodel's, cannot
 // write code). With -controller a real controller model writes the code.
 // The worker's answers are held to a one- or two-digit integer by a grammar
-// (-grammar ” lifts it). Without -doc the document is a generated
+// (an empty -grammar lifts it). Without -doc the document is a generated
 // transcript; -doc takes one, such as a Critical Role episode.
 //
 // It writes into DIR:
@@ -41,11 +41,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/interp/trace"
 	"github.com/go-rlm/rlm/llama"
 	"github.com/go-rlm/rlm/rlm"
@@ -59,22 +59,11 @@ type config struct {
 	threads, sequences, ctxSize, iterations               int
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "trace:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("trace", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config
 	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.model, "model", "", "the worker's GGUF model (required)")
 	fs.StringVar(&cfg.out, "out", "", "output directory (required; created if missing)")
 	fs.StringVar(&cfg.doc, "doc", "", "the document, such as a transcript (default: a generated transcript)")
@@ -91,15 +80,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.sequences, "sequences", 4, "sub-calls the worker decodes at once")
 	fs.IntVar(&cfg.ctxSize, "ctx", 4096, "tokens per worker conversation")
 	fs.IntVar(&cfg.iterations, "iterations", 10, "most controller turns (real controller)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, "-model FILE.gguf -out DIR [flags]", args); err != nil {
 		return err
 	}
-	switch {
-	case cfg.model == "":
-		return errors.New("-model is required")
-	case cfg.out == "":
-		return errors.New("-out is required")
-	case cfg.chunk <= 0 || cfg.maxChunks <= 0 || cfg.maxTokens <= 0 || cfg.sequences <= 0 || cfg.ctxSize <= 0:
+	if err := cli.Required(fs, "model", "out"); err != nil {
+		return err
+	}
+	if cfg.chunk <= 0 || cfg.maxChunks <= 0 || cfg.maxTokens <= 0 || cfg.sequences <= 0 || cfg.ctxSize <= 0 {
 		return errors.New("-chunk, -max-chunks, -max-tokens, -sequences and -ctx must be positive")
 	}
 	doc, err := document(cfg.doc)
@@ -263,21 +250,8 @@ print(f"{len(chunks)} chunks, total {total}")
 }
 
 func writeTrajectory(t *rlm.Trajectory, dir string) error {
-	for name, write := range map[string]func(*rlm.Trajectory, io.Writer) error{
-		"trajectory.jsonl": (*rlm.Trajectory).WriteJSONL,
-		"trajectory.html":  (*rlm.Trajectory).WriteHTML,
-	} {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		if err := write(t, f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
+	if err := cli.WriteFile(filepath.Join(dir, "trajectory.jsonl"), t.WriteJSONL); err != nil {
+		return err
 	}
-	return nil
+	return cli.WriteFile(filepath.Join(dir, "trajectory.html"), t.WriteHTML)
 }

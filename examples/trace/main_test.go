@@ -1,16 +1,12 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
 	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -24,51 +20,17 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "trace-test")
-	if err != nil {
-		println(err.Error())
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "trace")
-	code := 1
-	if err := cmdtest.Build(".", binary); err != nil {
-		println(err.Error())
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cmdtest.Main(m, &binary) }
 
 func runTrace(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ExitCode(), stdout.String(), stderr.String()
-	}
-	require.NoError(t, err)
-	return 0, stdout.String(), stderr.String()
+	return cmdtest.Run(t, binary, args...)
 }
 
 func needPython(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not found: the REPL needs it")
 	}
-}
-
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	require.NoError(t, err)
-	return rows
 }
 
 // checkOutputs checks the files a run wrote into out against each other:
@@ -103,7 +65,7 @@ func checkOutputs(t *testing.T, out, stdout string, chunk, chunks, patched int) 
 	require.NoError(t, err)
 	assert.Contains(t, string(html), "<html")
 
-	patches := readCSV(t, filepath.Join(out, "patches.csv"))
+	patches := cmdtest.ReadCSV(t, filepath.Join(out, "patches.csv"))
 	require.Len(t, patches, 1+patched)
 	assert.Equal(t, []string{"sub_call", "patch", "answer_before", "answer_after", "changed", "logp_before", "logp_after"}, patches[0])
 	for _, p := range patches[1:] {
@@ -115,7 +77,7 @@ func checkOutputs(t *testing.T, out, stdout string, chunk, chunks, patched int) 
 		assert.Contains(t, p[1], "zero blocks.")
 	}
 
-	layers := readCSV(t, filepath.Join(out, "layers.csv"))
+	layers := cmdtest.ReadCSV(t, filepath.Join(out, "layers.csv"))
 	assert.Len(t, layers, 1+4, "a header and the default model's 4 layers")
 	img, err := os.Open(filepath.Join(out, "layers.png"))
 	require.NoError(t, err)
@@ -179,11 +141,7 @@ func TestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := runTrace(t, tt.args...)
-			assert.Equal(t, 1, code)
-			assert.Empty(t, stdout)
-			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-			assert.True(t, strings.HasPrefix(stderr, "trace: "), stderr)
-			assert.Contains(t, stderr, tt.want)
+			cmdtest.AssertFailed(t, "trace", tt.want, code, stdout, stderr)
 		})
 	}
 }

@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"os"
 	"strconv"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/interp"
 	"github.com/go-rlm/rlm/interp/trace"
 	"github.com/go-rlm/rlm/llama"
@@ -36,24 +35,14 @@ func patchSubCalls(ctx context.Context, m *llama.Model, subCalls []trace.SubCall
 
 // writePatches writes the patch results as CSV.
 func writePatches(results []*trace.PatchResult, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	w.Write([]string{"sub_call", "patch", "answer_before", "answer_after", "changed", "logp_before", "logp_after"})
+	records := [][]string{{"sub_call", "patch", "answer_before", "answer_after", "changed", "logp_before", "logp_after"}}
 	for _, r := range results {
 		patch := ""
 		if len(r.Patches) > 0 {
 			patch = r.Patches[0]
 		}
-		w.Write([]string{strconv.FormatInt(r.SubCall, 10), patch, r.Before.Text, r.After.Text, strconv.FormatBool(r.Changed()),
+		records = append(records, []string{strconv.FormatInt(r.SubCall, 10), patch, r.Before.Text, r.After.Text, strconv.FormatBool(r.Changed()),
 			strconv.FormatFloat(r.LogProbBefore, 'f', 4, 64), strconv.FormatFloat(r.LogProbAfter, 'f', 4, 64)})
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return cli.WriteCSV(path, records)
 }

@@ -1,6 +1,7 @@
-// Package cmdtest builds and runs the example commands in their tests. It
-// builds with the test binary's own race flag, so that a `go test -race` run
-// reuses the race-enabled build of llama.cpp instead of compiling it again.
+// Package cmdtest builds and runs the example commands in their tests, and
+// checks what they leave behind. It builds with the test binary's own race
+// flag, so that a `go test -race` run reuses the race-enabled build of
+// llama.cpp instead of compiling it again.
 package cmdtest
 
 import (
