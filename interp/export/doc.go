@@ -48,6 +48,9 @@
 //
 //	SELECT hook, position, values[1] FROM 'trace.parquet' WHERE layer = 3;
 //
+// Tests can run such queries with package duckdbtest, as this package's own
+// tests do to check its files with an independent reader.
+//
 // # Concurrency
 //
 // Writers are not safe for concurrent use; use one per goroutine, or

@@ -13,7 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-rlm/rlm/interp/export"
+	"github.com/go-rlm/rlm/interp/export/duckdbtest"
+	"github.com/go-rlm/rlm/interp/export/internal/npmtest"
 )
+
+// arrowPackage is the Apache Arrow JavaScript library, the independent
+// reader of Arrow IPC files.
+const arrowPackage = "apache-arrow@21.1.0"
 
 // writeFile writes rows to a new file in dir with the writer open makes.
 func writeFile(t *testing.T, path string, rows []export.Row, open func(f *os.File) (interface {
@@ -83,16 +89,10 @@ func checkRow(t *testing.T, i int, got map[string]any, want export.Row) {
 	}
 }
 
-type duckResult struct {
-	Columns []struct{ Name, Type string }
-	Rows    []map[string]any
-}
-
 // TestDuckDBReadsParquet reads files of both value layouts, in several row
 // groups and compressions, with DuckDB (an independent Parquet reader, in
 // C++) and compares every value with what Go wrote, exactly.
 func TestDuckDBReadsParquet(t *testing.T) {
-	modules := nodeModules(t)
 	dir := t.TempDir()
 	for _, tt := range []struct {
 		width       int
@@ -109,8 +109,7 @@ func TestDuckDBReadsParquet(t *testing.T) {
 					export.WithRowGroupRows(16), export.WithCompression(tt.compression))
 			})
 
-			var got duckResult
-			runNode(t, modules, &got, "duckdb_query.cjs", fmt.Sprintf("SELECT * FROM read_parquet('%s')", path))
+			got := duckdbtest.Query(t, fmt.Sprintf("SELECT * FROM read_parquet('%s')", path))
 			types := map[string]string{}
 			for _, c := range got.Columns {
 				types[c.Name] = c.Type
@@ -126,8 +125,7 @@ func TestDuckDBReadsParquet(t *testing.T) {
 
 			// SQL over the file: rows per hook and the sum of each row's
 			// first value, against the same computed in Go.
-			var agg duckResult
-			runNode(t, modules, &agg, "duckdb_query.cjs", fmt.Sprintf(
+			agg := duckdbtest.Query(t, fmt.Sprintf(
 				"SELECT hook, count(*) AS n, sum(values[1]::DOUBLE) AS first FROM read_parquet('%s') GROUP BY hook ORDER BY hook", path))
 			wantN, wantFirst := map[string]int{}, map[string]float64{}
 			for _, r := range rows {
@@ -155,7 +153,7 @@ func abs(x float64) float64 {
 // library (an independent Arrow implementation) and compares every value
 // with what Go wrote, exactly.
 func TestArrowJSReadsIPC(t *testing.T) {
-	modules := nodeModules(t)
+	modules := npmtest.Modules(t, arrowPackage)
 	dir := t.TempDir()
 	for _, width := range []int{8, 0} {
 		t.Run(fmt.Sprintf("width %d", width), func(t *testing.T) {
@@ -171,7 +169,7 @@ func TestArrowJSReadsIPC(t *testing.T) {
 				Schema []struct{ Name, Type string }
 				Rows   []map[string]any
 			}
-			runNode(t, modules, &got, "arrow_read.cjs", path)
+			npmtest.Run(t, modules, nil, &got, filepath.Join("testdata", "arrow_read.cjs"), path)
 			wantValues := "List<Float32>"
 			if width > 0 {
 				wantValues = fmt.Sprintf("FixedSizeList[%d]<Float32>", width)

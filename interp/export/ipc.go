@@ -14,14 +14,7 @@ import (
 // [ParquetWriter] but values as fixed_size_list<float32>[width] (when width
 // is not 0): it holds at most one batch of rows in memory (see
 // [WithRowGroupRows]). An IPCWriter is not safe for concurrent use.
-type IPCWriter struct {
-	cfg    config
-	fw     *ipc.FileWriter
-	batch  *batch
-	rows   int64
-	err    error // the first write error: the file is unusable after it
-	closed bool
-}
+type IPCWriter struct{ s recordStream }
 
 // NewIPCWriter starts an Arrow IPC file on w for activations of width
 // values (0: of any length). Only CompressionNone and CompressionZstd apply.
@@ -47,65 +40,28 @@ func NewIPCWriter(w io.Writer, width int, opts ...Option) (*IPCWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: new ipc writer: %w", err)
 	}
-	return &IPCWriter{cfg: cfg, fw: fw, batch: newBatch(schema, width, cfg.rows, cfg.extra, cfg.mem)}, nil
+	return &IPCWriter{newRecordStream(cfg, schema, width, fw, "record batch")}, nil
 }
 
 // Write adds a row; see [ParquetWriter.Write].
-func (iw *IPCWriter) Write(r Row) error {
-	if err := iw.usable(); err != nil {
-		return fmt.Errorf("export: write: %w", err)
-	}
-	if err := iw.batch.append(&r); err != nil {
-		return fmt.Errorf("export: write: %w", err)
-	}
-	iw.rows++
-	if iw.batch.n >= iw.cfg.rows {
-		return iw.Flush()
-	}
-	return nil
-}
+func (iw *IPCWriter) Write(r Row) error { return iw.stream().write(&r) }
 
 // Flush writes the rows held so far as a record batch (none when no row is
 // held).
-func (iw *IPCWriter) Flush() error {
-	if err := iw.usable(); err != nil {
-		return fmt.Errorf("export: flush: %w", err)
-	}
-	if iw.batch.n == 0 {
-		return nil
-	}
-	rec := iw.batch.record()
-	defer rec.Release()
-	if err := iw.fw.Write(rec); err != nil {
-		iw.err = fmt.Errorf("record batch: %w", err)
-		return fmt.Errorf("export: flush: %w", iw.err)
-	}
-	return nil
-}
+func (iw *IPCWriter) Flush() error { return iw.stream().flush() }
 
 // Rows is the number of rows written so far.
-func (iw *IPCWriter) Rows() int64 { return iw.rows }
-
-func (iw *IPCWriter) usable() error {
-	if iw == nil || iw.closed {
-		return ErrClosed
-	}
-	return iw.err
-}
+func (iw *IPCWriter) Rows() int64 { return iw.s.rows }
 
 // Close writes the remaining rows and the file's footer. It is safe to call
 // more than once and on nil; later calls return nil.
-func (iw *IPCWriter) Close() error {
-	if iw == nil || iw.closed {
+func (iw *IPCWriter) Close() error { return iw.stream().close() }
+
+func (iw *IPCWriter) stream() *recordStream {
+	if iw == nil {
 		return nil
 	}
-	err := iw.Flush()
-	iw.closed = true
-	iw.batch.release()
-	if cerr := iw.fw.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("export: close: %w", cerr)
-	}
-	return err
+	return &iw.s
 }
 
 // tellWriter gives the IPC file writer the one Seek it makes, to learn where

@@ -21,14 +21,7 @@ var ErrClosed = errors.New("writer closed")
 // The values column is a list of float32 (DuckDB's FLOAT[], a NumPy array
 // per row in pandas), since Parquet has no fixed-size list. A ParquetWriter
 // is not safe for concurrent use.
-type ParquetWriter struct {
-	cfg    config
-	fw     *pqarrow.FileWriter
-	batch  *batch
-	rows   int64
-	err    error // the first write error: the file is unusable after it
-	closed bool
-}
+type ParquetWriter struct{ s recordStream }
 
 // NewParquetWriter starts a Parquet file on w for activations of width
 // values (0: of any length, stored as list<float32>). The file is complete
@@ -67,69 +60,30 @@ func NewParquetWriter(w io.Writer, width int, opts ...Option) (*ParquetWriter, e
 	if err != nil {
 		return nil, fmt.Errorf("export: new parquet writer: %w", err)
 	}
-	return &ParquetWriter{cfg: cfg, fw: fw, batch: newBatch(schema, width, cfg.rows, cfg.extra, cfg.mem)}, nil
+	return &ParquetWriter{newRecordStream(cfg, schema, width, fw, "row group")}, nil
 }
 
 // Write adds a row. Rows are written out a row group at a time. A row that
 // does not fit the schema is refused with an error wrapping [ErrSchema]
 // and the writer goes on; an error of the underlying writer is final.
-func (pw *ParquetWriter) Write(r Row) error {
-	if err := pw.usable(); err != nil {
-		return fmt.Errorf("export: write: %w", err)
-	}
-	if err := pw.batch.append(&r); err != nil {
-		return fmt.Errorf("export: write: %w", err)
-	}
-	pw.rows++
-	if pw.batch.n >= pw.cfg.rows {
-		return pw.Flush()
-	}
-	return nil
-}
+func (pw *ParquetWriter) Write(r Row) error { return pw.stream().write(&r) }
 
 // Flush writes the rows held so far as a row group (none when no row is
 // held).
-func (pw *ParquetWriter) Flush() error {
-	if err := pw.usable(); err != nil {
-		return fmt.Errorf("export: flush: %w", err)
-	}
-	if pw.batch.n == 0 {
-		return nil
-	}
-	rec := pw.batch.record()
-	defer rec.Release()
-	if err := pw.fw.Write(rec); err != nil {
-		pw.err = fmt.Errorf("row group: %w", err)
-		return fmt.Errorf("export: flush: %w", pw.err)
-	}
-	return nil
-}
+func (pw *ParquetWriter) Flush() error { return pw.stream().flush() }
 
 // Rows is the number of rows written so far.
-func (pw *ParquetWriter) Rows() int64 { return pw.rows }
-
-// usable returns ErrClosed after Close and the write error that broke the
-// file, if any.
-func (pw *ParquetWriter) usable() error {
-	if pw == nil || pw.closed {
-		return ErrClosed
-	}
-	return pw.err
-}
+func (pw *ParquetWriter) Rows() int64 { return pw.s.rows }
 
 // Close writes the remaining rows and the file's footer. It is safe to call
 // more than once and on nil; later calls return nil.
-func (pw *ParquetWriter) Close() error {
-	if pw == nil || pw.closed {
+func (pw *ParquetWriter) Close() error { return pw.stream().close() }
+
+func (pw *ParquetWriter) stream() *recordStream {
+	if pw == nil {
 		return nil
 	}
-	err := pw.Flush()
-	pw.closed = true
-	pw.batch.release()
-	if cerr := pw.fw.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("export: close: %w", cerr)
-	}
-	return err
+	return &pw.s
 }
 
 // ReadParquet calls fn with every row of a Parquet file written by

@@ -1,13 +1,11 @@
-// Runs one SQL query in DuckDB (through its Node package, @duckdb/node-api)
-// and prints the result as JSON: {"columns": [{"name", "type"}], "rows":
-// [{column: value}]}. Floats print as the shortest decimal that reads back
-// to the same double, so float32 values survive exactly; BIGINTs print as
-// strings. Usage: node duckdb_query.cjs "SELECT ... FROM read_parquet('f')"
-// with NODE_PATH naming the node_modules directory the package is in.
+// Runs the SQL query read from standard input in an in-memory DuckDB,
+// through its Node package (@duckdb/node-api), and prints the result as
+// JSON: {"columns": [{"name", "type"}], "rows": [{column: value}]}.
+const fs = require('fs');
 const { DuckDBInstance } = require('@duckdb/node-api');
 
 async function main() {
-  const sql = process.argv[2];
+  const sql = fs.readFileSync(0, 'utf8');
   const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
   const conn = await instance.connect();
   const reader = await conn.runAndReadAll(sql);
