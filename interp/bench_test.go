@@ -3,49 +3,27 @@ package interp_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-rlm/rlm/interp"
 	"github.com/go-rlm/rlm/llama"
-	"github.com/go-rlm/rlm/llama/gguf"
 	"github.com/go-rlm/rlm/llama/llamatest"
 )
 
 // Benchmarks run on RLM_BENCH_MODEL when set, else on a generated 8-layer
-// F16 model (n_embd 512, n_ff 1536: the llama package's benchmark model),
+// F16 model (llamatest.BenchmarkConfig, the llama package's benchmark model),
 // with RLM_BENCH_THREADS threads, else every CPU.
 
 func benchModel(b *testing.B) *llama.Model {
 	b.Helper()
-	path := os.Getenv("RLM_BENCH_MODEL")
-	if path == "" {
-		cfg := llamatest.DefaultConfig()
-		cfg.Layers, cfg.Embd, cfg.Heads, cfg.KVHeads, cfg.FF = 8, 512, 8, 2, 1536
-		cfg.Type = gguf.TypeF16
-		path = llamatest.Model(b, cfg)
-	}
-	return loadModel(b, path)
-}
-
-func benchThreads(b *testing.B) int {
-	if s := os.Getenv("RLM_BENCH_THREADS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			b.Fatalf("RLM_BENCH_THREADS=%q: want a positive number", s)
-		}
-		return n
-	}
-	return runtime.NumCPU()
+	return loadModel(b, llamatest.BenchModel(b))
 }
 
 func benchContext(b *testing.B, m *llama.Model, opts ...llama.ContextOption) *llama.Context {
 	b.Helper()
-	t := benchThreads(b)
+	t := llamatest.BenchThreads(b)
 	return newContext(b, m, append([]llama.ContextOption{llama.WithContextSize(4096), llama.WithThreads(t, t)}, opts...)...)
 }
 

@@ -3,47 +3,23 @@ package llama
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/go-rlm/rlm/llama/gguf"
 	"github.com/go-rlm/rlm/llama/llamatest"
 )
 
 // Benchmarks measure prompt processing ("chunk throughput": what a worker
 // does with each chunk an RLM hands it). The model is RLM_BENCH_MODEL when
-// set, else a generated 8-layer F16 model (n_embd 512, n_ff 1536, 27M
-// parameters); threads are RLM_BENCH_THREADS, else every CPU. The text is a
+// set, else llamatest.BenchmarkConfig's generated 8-layer F16 model;
+// threads are RLM_BENCH_THREADS, else every CPU. The text is a
 // fixed English paragraph about dice rolls repeated with a running counter,
 // tokenized by the model and cut to the chunk size.
 
-func benchModelPath(b *testing.B) string {
-	if p := os.Getenv("RLM_BENCH_MODEL"); p != "" {
-		return p
-	}
-	cfg := llamatest.DefaultConfig()
-	cfg.Layers, cfg.Embd, cfg.Heads, cfg.KVHeads, cfg.FF = 8, 512, 8, 2, 1536
-	cfg.Type = gguf.TypeF16
-	return llamatest.Model(b, cfg)
-}
-
-func benchThreads(b *testing.B) int {
-	if s := os.Getenv("RLM_BENCH_THREADS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			b.Fatalf("RLM_BENCH_THREADS=%q: want a positive number", s)
-		}
-		return n
-	}
-	return runtime.NumCPU()
-}
-
 func benchModel(b *testing.B) *Model {
 	b.Helper()
-	m, err := LoadModel(context.Background(), benchModelPath(b))
+	m, err := LoadModel(context.Background(), llamatest.BenchModel(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +29,7 @@ func benchModel(b *testing.B) *Model {
 
 func benchContext(b *testing.B, m *Model, opts ...ContextOption) *Context {
 	b.Helper()
-	t := benchThreads(b)
+	t := llamatest.BenchThreads(b)
 	opts = append([]ContextOption{WithContextSize(8192), WithThreads(t, t)}, opts...)
 	c, err := m.NewContext(opts...)
 	if err != nil {

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"testing"
+
+	"github.com/go-rlm/rlm/llama/llamatest"
 )
 
 // BenchmarkEvaluateFiveExamples measures the wall time of a whole
@@ -21,10 +21,7 @@ func BenchmarkEvaluateFiveExamples(b *testing.B) {
 	data := writeSplit(b, dir, transcriptExamples(b, 5))
 	ctrl := newScriptedController(b)
 	worker := workerModel(b)
-	threads := runtime.NumCPU()
-	if s := os.Getenv("RLM_BENCH_THREADS"); s != "" {
-		threads, _ = strconv.Atoi(s)
-	}
+	threads := llamatest.BenchThreads(b)
 	args := testArgs(data, ctrl.URL, worker, "-baseline", "-threads", strconv.Itoa(threads))
 	b.ResetTimer()
 	for i := range b.N {

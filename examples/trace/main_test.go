@@ -16,6 +16,7 @@ import (
 	"github.com/go-rlm/rlm/interp/trace"
 	"github.com/go-rlm/rlm/llama/llamatest"
 	"github.com/go-rlm/rlm/rlm"
+	"github.com/go-rlm/rlm/rlm/oolong"
 )
 
 var binary string
@@ -147,27 +148,12 @@ func TestErrors(t *testing.T) {
 }
 
 // crd3Dir returns the Critical Role transcripts beside the module, or
-// skips. RLM_CRD3_DIR overrides the location.
+// skips (see oolong.TranscriptDir; RLM_CRD3_DIR overrides the location).
 func crd3Dir(t *testing.T) string {
 	t.Helper()
-	if dir := os.Getenv("RLM_CRD3_DIR"); dir != "" {
-		return dir
+	dir, err := oolong.TranscriptDir()
+	if err != nil {
+		t.Skipf("CRD3 transcripts not found: %v", err)
 	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "crd3")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("CRD3 transcripts not found at %s (set RLM_CRD3_DIR): %v", data, err)
-	}
-	return data
+	return dir
 }

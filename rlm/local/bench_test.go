@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-rlm/rlm/llama"
-	"github.com/go-rlm/rlm/llama/gguf"
 	"github.com/go-rlm/rlm/llama/llamatest"
 	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/local"
@@ -29,17 +25,8 @@ import (
 // 8-layer F16 model (n_embd 512); threads are RLM_BENCH_THREADS or every
 // CPU. The metric is the code block's time per round of eight.
 func BenchmarkEightSubCalls(b *testing.B) {
-	path := os.Getenv("RLM_BENCH_MODEL")
-	if path == "" {
-		cfg := llamatest.DefaultConfig()
-		cfg.Layers, cfg.Embd, cfg.Heads, cfg.KVHeads, cfg.FF = 8, 512, 8, 2, 1536
-		cfg.Type = gguf.TypeF16
-		path = llamatest.Model(b, cfg)
-	}
-	threads := runtime.NumCPU()
-	if s := os.Getenv("RLM_BENCH_THREADS"); s != "" {
-		threads, _ = strconv.Atoi(s)
-	}
+	path := llamatest.BenchModel(b)
+	threads := llamatest.BenchThreads(b)
 	m, err := llama.LoadModel(context.Background(), path)
 	if err != nil {
 		b.Fatal(err)
