@@ -25,7 +25,7 @@ func locateData(ctx context.Context, c Config, hc *hub.Client) ([]string, error)
 		return []string{path}, nil
 	}
 	if !errors.Is(err, hub.ErrNotFound) {
-		return nil, err
+		return nil, fmt.Errorf("%w; or give the split as a local file with -data", err)
 	}
 	listing, lerr := hc.ListFiles(ctx, oolong.Repo, hub.Dataset, oolong.ParquetRevision)
 	if lerr != nil {
