@@ -58,7 +58,17 @@ func lensMatchesModel(t *testing.T, path string, tol float64) {
 	for pos := range prompts[0] {
 		top := lens.Top[info.Layers-1][pos]
 		require.Len(t, top, 5)
-		assert.Equal(t, argmax(cache.LogitsAt(0, pos)), top[0].Token, "position %d: the last layer predicts what the model predicts", pos)
+		// The lens's best token is the model's best, up to the measured
+		// disagreement: where llama.cpp's quantized kernels put two tokens
+		// closer than that, either may come first (the order depends on the
+		// CPU's kernels), but the lens must not pick a token the model
+		// ranks lower than its best by more than the disagreement allows.
+		want := cache.LogitsAt(0, pos)
+		best := argmax(want)
+		if best != top[0].Token {
+			gap := float64(want[best] - want[top[0].Token])
+			assert.LessOrEqual(t, gap, 2*worst, "position %d: the last layer predicts token %d, the model %d", pos, top[0].Token, best)
+		}
 		for i := 1; i < len(top); i++ {
 			assert.GreaterOrEqual(t, top[i-1].Logit, top[i].Logit)
 			assert.GreaterOrEqual(t, top[i-1].Prob, top[i].Prob)
