@@ -79,6 +79,8 @@ type htmlRun struct {
 type htmlStep struct {
 	Iteration int
 	Event     *IterationEvent
+	// Compactions happened before the reply was asked for.
+	Compactions []*CompactionEvent
 	Blocks    []*htmlBlock
 	// Loose are sub-calls made outside a numbered block.
 	Loose []*htmlSubCall
@@ -135,6 +137,9 @@ func buildPage(records []Record) htmlPage {
 			getRun(rec.RunEnd.Run).End = rec.RunEnd
 		case RecordIteration:
 			getStep(rec.Iteration.Run, rec.Iteration.Iteration).Event = rec.Iteration
+		case RecordCompaction:
+			s := getStep(rec.Compaction.Run, rec.Compaction.Iteration)
+			s.Compactions = append(s.Compactions, rec.Compaction)
 		case RecordCodeBlock:
 			e := rec.CodeBlock
 			getBlock(e.Run, e.Iteration, e.Block).Event = e

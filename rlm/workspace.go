@@ -101,6 +101,12 @@ func (ws *workspace) begin(ctx context.Context, ru *run) (restarted bool, err er
 	ws.attach(ru)
 	start := time.Now()
 	res, err := ws.exec(ctx, "_rlm_begin()")
+	if err == nil && res.Restarted {
+		// The process was found dead: this cell may have died with it. Run
+		// it again in the new one.
+		restarted = true
+		res, err = ws.exec(ctx, "_rlm_begin()")
+	}
 	if err != nil {
 		return false, fmt.Errorf("prepare: %w", err)
 	}
@@ -115,10 +121,11 @@ func (ws *workspace) begin(ctx context.Context, ru *run) (restarted bool, err er
 			return false, err
 		}
 	}
-	if res.Restarted {
+	restarted = restarted || res.Restarted
+	if restarted {
 		ru.log.Warn("rlm: the REPL had died since the last question; restarted it", "took", time.Since(start))
 	}
-	return res.Restarted, nil
+	return restarted, nil
 }
 
 // hostFunc is a host function as the engine writes it: for the run that
