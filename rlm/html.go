@@ -81,7 +81,7 @@ type htmlStep struct {
 	Event     *IterationEvent
 	// Compactions happened before the reply was asked for.
 	Compactions []*CompactionEvent
-	Blocks    []*htmlBlock
+	Blocks      []*htmlBlock
 	// Loose are sub-calls made outside a numbered block.
 	Loose []*htmlSubCall
 }
