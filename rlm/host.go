@@ -70,9 +70,10 @@ def SHOW_VARS():
     print("\n".join(rows) if rows else "no variables defined yet")
 
 
-def _rlm_begin():
-    global answer
-    answer = {"content": "", "ready": False}
+def _rlm_begin(reset):
+    namespace = globals()
+    if reset or isinstance(namespace.get("answer", {}), dict):
+        namespace["answer"] = {"content": "", "ready": False}
 
 
 def _rlm_check_answer(restore):

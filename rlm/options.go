@@ -75,7 +75,7 @@ func (c *config) validate() error {
 		case w.lm == nil:
 			return fmt.Errorf("%w: worker %q is nil", ErrInvalidOption, w.name)
 		case !validWorkerName(w.name):
-			return fmt.Errorf("%w: worker name %q: use letters, digits, '-', '_', '.' or '/'", ErrInvalidOption, w.name)
+			return fmt.Errorf("%w: worker name %q: use letters, digits and - _ . / :", ErrInvalidOption, w.name)
 		case seen[w.name]:
 			return fmt.Errorf("%w: worker %q given twice (%q names the worker passed to New)", ErrInvalidOption, w.name, DefaultWorker)
 		}
@@ -219,7 +219,8 @@ func WithTrajectory(w io.Writer) Option {
 
 // WithREPLOptions passes options to [repl.Start] for every run's REPL, for
 // example the Python interpreter, memory limits or a cell timeout. The
-// engine sets the host functions, the prelude and the output limit itself.
+// engine sets the host functions, the prelude, the output limit and the
+// notebook display itself.
 // Default: none.
 func WithREPLOptions(opts ...repl.Option) Option {
 	return func(c *config) { c.replOptions = append(c.replOptions, opts...) }

@@ -414,11 +414,7 @@ func (ru *run) execBlock(ctx context.Context, iteration, block int, code string)
 // and binds a fresh dict when code deleted it, or, under the answer
 // protocol, replaced it with something that is not a dict.
 func (ru *run) checkAnswer(ctx context.Context) error {
-	code := "_rlm_check_answer(False)"
-	if ru.cfg.protocol == ProtocolAnswer {
-		code = "_rlm_check_answer(True)"
-	}
-	res, err := ru.ws.exec(ctx, code)
+	res, err := ru.ws.exec(ctx, fmt.Sprintf("_rlm_check_answer(%s)", pythonBool(ru.cfg.protocol == ProtocolAnswer)))
 	if err != nil {
 		return err
 	}

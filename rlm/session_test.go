@@ -1,6 +1,7 @@
 package rlm_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -243,4 +244,26 @@ func TestSessionAsyncHandleOutlivesQuestion(t *testing.T) {
 	res, err := s.Ask(testContext(t), "q2")
 	require.NoError(t, err)
 	assert.Equal(t, "kept", res.Answer, "a finished handle still answers in a later question")
+}
+
+func TestSessionTrajectoryPage(t *testing.T) {
+	controller := byQuestion(map[string][]string{
+		"first?":  {code("FINAL('one')")},
+		"second?": {code("FINAL('two')")},
+	})
+	r, traj := newRLM(t, controller, nil)
+	s := newSession(t, r, smallDoc)
+	for _, q := range []string{"first?", "second?"} {
+		_, err := s.Ask(testContext(t), q)
+		require.NoError(t, err)
+	}
+	var page bytes.Buffer
+	require.NoError(t, traj.WriteHTML(&page))
+	html := page.String()
+	assert.True(t, strings.Contains(html, "RLM trajectory · question 1"), "each question has its section")
+	assert.True(t, strings.Contains(html, "RLM trajectory · question 2"))
+	assert.Less(t, strings.Index(html, "first?"), strings.Index(html, "second?"))
+	res, ok := traj.Result()
+	require.True(t, ok)
+	assert.Equal(t, "one", res.Answer, "Result is the first root run's")
 }

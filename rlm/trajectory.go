@@ -146,8 +146,9 @@ func (t *Trajectory) records() []Record {
 	return append([]Record(nil), t.Records...)
 }
 
-// Result returns the result of the root run; ok is false when the
-// trajectory does not reach the end of the root run.
+// Result returns the result of the root run (for a session's trajectory,
+// the first question's); ok is false when the trajectory does not reach the
+// end of the root run.
 func (t *Trajectory) Result() (res Result, ok bool) {
 	for _, r := range t.records() {
 		if r.Type == RecordRunEnd && r.RunEnd.Run == 0 {

@@ -100,12 +100,15 @@ func (ws *workspace) running() *run {
 func (ws *workspace) begin(ctx context.Context, ru *run) (restarted bool, err error) {
 	ws.attach(ru)
 	start := time.Now()
-	res, err := ws.exec(ctx, "_rlm_begin()")
+	// Under ProtocolFinal, `answer` is the code's own name unless it holds
+	// a dict: a session keeps what an earlier question stored there.
+	code := fmt.Sprintf("_rlm_begin(%s)", pythonBool(ru.cfg.protocol == ProtocolAnswer))
+	res, err := ws.exec(ctx, code)
 	if err == nil && res.Restarted {
 		// The process was found dead: this cell may have died with it. Run
 		// it again in the new one.
 		restarted = true
-		res, err = ws.exec(ctx, "_rlm_begin()")
+		res, err = ws.exec(ctx, code)
 	}
 	if err != nil {
 		return false, fmt.Errorf("prepare: %w", err)
@@ -156,4 +159,11 @@ func (ws *workspace) hostOptions() []repl.Option {
 		repl.WithFunc("_rlm_async_wait", ws.host((*run).hostAsyncWait)),
 		repl.WithFunc("_rlm_async_cancel", ws.host((*run).hostAsyncCancel)),
 	}
+}
+
+func pythonBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
 }
