@@ -31,8 +31,9 @@ type SubCallInfo struct {
 	// root controller's code, 2 for those of a child RLM.
 	Depth int         `json:"depth"`
 	Kind  SubCallKind `json:"kind"`
-	// Model names the worker that answers: [DefaultWorker] or a name given
-	// to [WithWorker]. For a child RLM, the worker its own sub-calls use.
+	// Model names the worker that answers when it is one added with
+	// [WithWorker]; empty for the worker given to [New] ([DefaultWorker]).
+	// For a child RLM, the worker its own sub-calls use by default.
 	Model string `json:"model,omitempty"`
 	// Document is the index of the document the chunk was found in, among
 	// the documents of the run that made the call (a [Session] may have

@@ -64,7 +64,7 @@ func (ru *run) callWorker(ctx context.Context, site callSite, worker string, cal
 		doc, offset := ru.locate(c.chunk)
 		events[i] = SubCallEvent{
 			SubCallInfo: SubCallInfo{
-				ID: ru.t.lastCallID.Add(1), Depth: ru.spec.depth + 1, Kind: c.kind, Model: name,
+				ID: ru.t.lastCallID.Add(1), Depth: ru.spec.depth + 1, Kind: c.kind, Model: modelField(name),
 				Document: doc, Offset: offset, Length: len(c.chunk), Query: c.query,
 			},
 			Run: ru.spec.id, Iteration: site.iteration, Block: site.block, Batch: len(calls), BatchIndex: i,
@@ -111,6 +111,23 @@ func (ru *run) callWorker(ctx context.Context, site callSite, worker string, cal
 		}
 	}
 	return answers
+}
+
+// modelField is what SubCallInfo.Model holds for a worker: its name, or
+// nothing for the default one.
+func modelField(name string) string {
+	if name == DefaultWorker {
+		return ""
+	}
+	return name
+}
+
+// workerLabel names a worker for statistics and logs.
+func workerLabel(model string) string {
+	if model == "" {
+		return DefaultWorker
+	}
+	return model
 }
 
 // workerName resolves a model= argument: none means the run's worker.
@@ -196,7 +213,7 @@ func (ru *run) finishCall(ctx context.Context, e *SubCallEvent, call workerCall,
 	e.Answer, e.PromptTokens, e.CompletionTokens = c.Text, c.PromptTokens, c.CompletionTokens
 	ru.mu.Lock()
 	ru.stats.Worker.add(c)
-	ru.stats.addWorker(e.Model, c)
+	ru.stats.addWorker(workerLabel(e.Model), c)
 	ru.mu.Unlock()
 	ru.record(*e, true)
 }
@@ -223,9 +240,9 @@ func (ru *run) record(e SubCallEvent, made bool) {
 		ru.mu.Unlock()
 	}
 	if e.Error != "" {
-		ru.log.Warn("rlm: sub-call failed", "id", e.ID, "kind", e.Kind, "model", e.Model, "err", e.Error)
+		ru.log.Warn("rlm: sub-call failed", "id", e.ID, "kind", e.Kind, "model", workerLabel(e.Model), "err", e.Error)
 	} else {
-		ru.log.Debug("rlm: sub-call", "id", e.ID, "kind", e.Kind, "model", e.Model, "offset", e.Offset,
+		ru.log.Debug("rlm: sub-call", "id", e.ID, "kind", e.Kind, "model", workerLabel(e.Model), "offset", e.Offset,
 			"length", e.Length, "duration", e.Duration, "cached", e.Cached)
 	}
 	ru.t.obs.subCall(e)
@@ -265,7 +282,7 @@ func (ru *run) callChild(ctx context.Context, site callSite, text, query, worker
 	doc, offset := ru.locate(text)
 	e := SubCallEvent{
 		SubCallInfo: SubCallInfo{
-			ID: ru.t.lastCallID.Add(1), Depth: ru.spec.depth + 1, Kind: kind, Model: ru.workerName(worker),
+			ID: ru.t.lastCallID.Add(1), Depth: ru.spec.depth + 1, Kind: kind, Model: modelField(ru.workerName(worker)),
 			Document: doc, Offset: offset, Length: len(text), Query: question,
 		},
 		Run: ru.spec.id, Iteration: site.iteration, Block: site.block, Batch: batch, BatchIndex: index,
@@ -278,7 +295,7 @@ func (ru *run) callChild(ctx context.Context, site callSite, text, query, worker
 	e.ChildRun = int(ru.t.lastRunID.Add(1))
 	start := time.Now()
 	res, err := ru.t.run(ctx, runSpec{
-		documents: []string{text}, question: question, worker: e.Model,
+		documents: []string{text}, question: question, worker: ru.workerName(worker),
 		id: e.ChildRun, depth: ru.spec.depth + 1, parentCall: e.ID,
 	})
 	e.Duration = time.Since(start)

@@ -52,7 +52,7 @@ func TestNamedWorkers(t *testing.T) {
 	for _, e := range subCalls(traj) {
 		models[e.Model]++
 	}
-	assert.Equal(t, map[string]int{"default": 2, "big": 6}, models)
+	assert.Equal(t, map[string]int{"": 2, "big": 6}, models, "the default worker is unnamed in events")
 	assert.Equal(t, 2, res.Stats.Workers["default"].Calls)
 	assert.Equal(t, 6, res.Stats.Workers["big"].Calls)
 	assert.Equal(t, 8, res.Stats.Worker.Calls)
