@@ -2,6 +2,7 @@ package rlm
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -137,19 +138,20 @@ func (c *MemoryCache) Len() int {
 
 // WriteTo writes every stored answer as JSONL.
 func (c *MemoryCache) WriteTo(w io.Writer) (int64, error) {
+	var buf bytes.Buffer
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	cw := &countingWriter{w: w}
-	bw := bufio.NewWriter(cw)
 	for key, answer := range c.answers {
-		if err := writeCacheLine(bw, key, answer); err != nil {
-			return cw.n, fmt.Errorf("rlm: write cache: %w", err)
+		if err := writeCacheLine(&buf, key, answer); err != nil {
+			c.mu.Unlock()
+			return 0, fmt.Errorf("rlm: write cache: %w", err)
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return cw.n, fmt.Errorf("rlm: write cache: %w", err)
+	c.mu.Unlock()
+	n, err := buf.WriteTo(w)
+	if err != nil {
+		return n, fmt.Errorf("rlm: write cache: %w", err)
 	}
-	return cw.n, nil
+	return n, nil
 }
 
 func writeCacheLine(w io.Writer, key, answer string) error {
@@ -159,15 +161,4 @@ func writeCacheLine(w io.Writer, key, answer string) error {
 	}
 	_, err = w.Write(append(line, '\n'))
 	return err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (cw *countingWriter) Write(p []byte) (int, error) {
-	n, err := cw.w.Write(p)
-	cw.n += int64(n)
-	return n, err
 }

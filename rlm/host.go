@@ -28,8 +28,12 @@ _rlm_missing = object()
 
 
 def _rlm_hidden(name):
-    return (name.startswith("_") or name in _rlm_reserved or name == "answer"
+    return (name.startswith("_") or name in _rlm_reserved
             or (name.startswith("context_") and name[8:].isdigit()))
+
+
+def _rlm_untouched_answer(value):
+    return isinstance(value, dict) and set(value) == {"content", "ready"} and not value["content"]
 
 
 def FINAL(answer):
@@ -46,7 +50,8 @@ def FINAL_VAR(name):
     namespace = globals()
     if key in namespace and not _rlm_hidden(key):
         return FINAL(namespace[key])
-    names = sorted(n for n in namespace if not _rlm_hidden(n) and type(namespace[n]).__name__ != "module")
+    names = sorted(n for n in namespace if not _rlm_hidden(n) and type(namespace[n]).__name__ != "module"
+                   and not (n == "answer" and _rlm_untouched_answer(namespace[n])))
     raise NameError("FINAL_VAR: there is no variable named %r (variables: %s); assign it first, "
                     "or pass the value itself" % (key, ", ".join(names) or "none yet"))
 
@@ -56,9 +61,9 @@ def SHOW_VARS():
     rows = []
     namespace = globals()
     for name in sorted(namespace):
-        if _rlm_hidden(name):
-            continue
         value = namespace[name]
+        if _rlm_hidden(name) or (name == "answer" and _rlm_untouched_answer(value)):
+            continue
         kind = type(value).__name__
         if kind == "module":
             continue

@@ -30,6 +30,7 @@ func TestAnswerForms(t *testing.T) {
 		{"text FINAL", []string{"Done.\nFINAL(Vex)"}, "Vex"},
 		{"bold text FINAL", []string{"Done.\n**FINAL(Vex and Percy)**"}, "Vex and Percy"},
 		{"text FINAL_VAR", []string{code("total = 12") + "\nFINAL_VAR(total)"}, "12"},
+		{"FINAL_VAR of a variable named answer", []string{code("answer = 'Vex'", "FINAL_VAR('answer')")}, "Vex"},
 		{"fence without a language", []string{"```\nFINAL('bare')\n```"}, "bare"},
 		{"py3 fence", []string{"```py3\nanswer['content'] = 'p3'; answer['ready'] = True\n```"}, "p3"},
 	}
