@@ -74,7 +74,7 @@ func TestTimeLimit(t *testing.T) {
 		<-ctx.Done() // the second reply never comes in time
 		return "", ctx.Err()
 	})
-	r, _ := newRLM(t, controller, nil, rlm.WithTimeLimit(500*time.Millisecond))
+	r, _ := newRLM(t, controller, nil, rlm.WithTimeLimit(3*time.Second)) // room for the REPL to start on a loaded machine
 
 	res, err := r.Run(testContext(t), smallDoc, "q?")
 	require.NoError(t, err, "the time limit is a stop reason, not an error")

@@ -29,7 +29,8 @@
 // value of a last line that is an expression, cut at [WithOutputCap], is
 // the next message.
 //
-// The REPL holds these names, and puts them back when code rebinds them:
+// The REPL holds these names, and puts them back when code rebinds them
+// (answer only under ProtocolAnswer):
 //
 //	context, prompt, context_0    the document (context_0, context_1, ... in a Session)
 //	question                      the question

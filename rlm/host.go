@@ -12,9 +12,10 @@ import (
 
 // reservedNames are bound by the engine and put back when code rebinds
 // them; SHOW_VARS leaves them out. The answer dict is not among them: code
-// may replace it (see _rlm_check_answer).
+// may replace it (see _rlm_check_answer); nor is a session's history, a name
+// code may use in a plain run.
 var reservedNames = []string{
-	"context", "prompt", "question", "history",
+	"context", "prompt", "question",
 	"sub_call", "llm_query", "llm_query_batched", "rlm_query", "rlm_query_batched",
 	"llm_query_async", "sub_call_async", "wait_all", "SubCallHandle",
 	"FINAL", "FINAL_VAR", "SHOW_VARS",

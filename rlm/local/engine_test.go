@@ -23,7 +23,7 @@ func TestAsyncSubCallsShareABatch(t *testing.T) {
 	m := loadModel(t)
 	var mu sync.Mutex
 	var generations [][]rlm.SubCallInfo
-	worker := newLM(t, m, local.WithSequences(8), local.WithGatherWindow(300*time.Millisecond),
+	worker := newLM(t, m, local.WithSequences(8), local.WithGatherWindow(time.Second),
 		local.WithGenerationHook(func(g local.Generation) func() {
 			mu.Lock()
 			generations = append(generations, g.Calls)
