@@ -73,8 +73,8 @@ After each step you are told what is left.
 
 For example, a first step might be:
 ` + "```repl" + `
-print(len(context))
-context[:500]
+print(context[:500])
+len(context)
 ` + "```" + `
 and a later one:
 ` + "```repl" + `
