@@ -149,9 +149,9 @@ func BenchmarkEightGenerations(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prompts := make([]string, seqs)
+	prompts := make([]Prompt, seqs)
 	for i := range prompts {
-		prompts[i] = fmt.Sprintf("%d %s", i, text)
+		prompts[i] = Text(fmt.Sprintf("%d %s", i, text))
 	}
 	ctx := context.Background()
 	// Each iteration clears the cache first: the prompts repeat, and a
