@@ -118,14 +118,36 @@ func readModel(t testing.TB, path string) ([]gguf.KeyValue, []gguf.Tensor) {
 // withoutKey writes a copy of the model at src without metadata key.
 func withoutKey(t testing.TB, src, key string) string {
 	t.Helper()
+	return editedModel(t, src, key, nil)
+}
+
+// withKey writes a copy of the model at src with metadata key set to value.
+func withKey(t testing.TB, src, key, value string) string {
+	t.Helper()
+	v := gguf.ValueOf(value)
+	return editedModel(t, src, key, &v)
+}
+
+// editedModel writes a copy of the model at src with metadata key set to
+// value, or removed when value is nil.
+func editedModel(t testing.TB, src, key string, value *gguf.Value) string {
+	t.Helper()
 	kvs, tensors := readModel(t, src)
 	path := filepath.Join(t.TempDir(), "edited.gguf")
 	w, err := gguf.Create(path)
 	require.NoError(t, err)
+	set := false
 	for _, kv := range kvs {
-		if kv.Key != key {
+		switch {
+		case kv.Key != key:
 			require.NoError(t, w.Set(kv.Key, kv.Value))
+		case value != nil:
+			require.NoError(t, w.Set(kv.Key, *value))
+			set = true
 		}
+	}
+	if value != nil && !set {
+		require.NoError(t, w.Set(key, *value))
 	}
 	for _, tensor := range tensors {
 		require.NoError(t, w.AddTensor(tensor))

@@ -282,37 +282,6 @@ func TestQuantizedModels(t *testing.T) {
 	assert.Error(t, err)
 }
 
-func TestUseAfterClose(t *testing.T) {
-	m, err := llama.LoadModel(context.Background(), llamatest.Model(t, llamatest.DefaultConfig()))
-	require.NoError(t, err)
-	c, err := m.NewContext(llama.WithContextSize(256))
-	require.NoError(t, err)
-
-	err = m.Close()
-	assert.Error(t, err, "closing a model with an open context is refused")
-	require.NoError(t, c.Close())
-	require.NoError(t, c.Close(), "Close twice is fine")
-	var b llama.Batch
-	b.Add('a', 0, 0, true)
-	assert.ErrorIs(t, c.Decode(context.Background(), &b), llama.ErrClosed)
-	_, err = c.Logits(0)
-	assert.ErrorIs(t, err, llama.ErrClosed)
-
-	require.NoError(t, m.Close())
-	require.NoError(t, m.Close())
-	_, err = m.Tokenize("x", false, false)
-	assert.ErrorIs(t, err, llama.ErrClosed)
-	_, err = m.Info()
-	assert.ErrorIs(t, err, llama.ErrClosed)
-	_, err = m.NewContext()
-	assert.ErrorIs(t, err, llama.ErrClosed)
-
-	var nilModel *llama.Model
-	assert.NoError(t, nilModel.Close())
-	var nilContext *llama.Context
-	assert.NoError(t, nilContext.Close())
-}
-
 func TestDevices(t *testing.T) {
 	devs := llama.Devices()
 	require.NotEmpty(t, devs)
