@@ -271,15 +271,16 @@ func (c *Context) free() {
 }
 
 // lock takes the context for one call. It fails with ErrClosed after Close
-// (or once Close has started), and with ErrInHook when a hook calls back
-// into its context, which would otherwise deadlock. On success the caller
+// (or once Close has started), and with ErrInCallback when a hook or a
+// stream function calls back into its context, which would otherwise
+// deadlock. On success the caller
 // unlocks c.mu.
 func (c *Context) lock(op string) error {
 	if c == nil || c.endLife == nil {
 		return &Error{Op: op, Err: ErrClosed}
 	}
 	if c.hooks.running.Load() {
-		return &Error{Op: op, Err: ErrInHook}
+		return &Error{Op: op, Err: ErrInCallback}
 	}
 	c.mu.Lock()
 	if c.c == nil || c.life.Err() != nil {

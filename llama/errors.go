@@ -37,9 +37,10 @@ var (
 	// with how this package expected it to split the batch. The decode is
 	// failed rather than hooks being handed rows of the wrong tokens.
 	ErrAttribution = errors.New("llama: activations cannot be attributed to tokens")
-	// ErrInHook means a hook called a method of the Context it runs on;
-	// hooks may only read and change the Activation they are given.
-	ErrInHook = errors.New("llama: method called from a hook of the same context")
+	// ErrInCallback means a function the Context calls back during a call
+	// (a hook, a GenerateStream function) called a method of that Context,
+	// which is busy; a hook may only read and change its Activation.
+	ErrInCallback = errors.New("llama: method called from a callback of the same context")
 )
 
 // Error records which operation failed in llama.cpp, with what llama.cpp

@@ -376,7 +376,8 @@ func (g *generation) step(s *slot) error {
 		}
 	}
 	if cfg.stream != nil {
-		if err := s.flush(s.prompt, cfg, finished); err != nil {
+		err := c.hooks.callback(func() error { return s.flush(s.prompt, cfg, finished) })
+		if err != nil {
 			return &Error{Op: g.op, Err: err}
 		}
 	}

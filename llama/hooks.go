@@ -198,7 +198,7 @@ type hookSet struct {
 	hooks   []*hook
 	wants   map[string]bool   // node name -> some hook matches
 	record  func(name string) // NodeNames' recorder, when set
-	running atomic.Bool       // a hook function is running (see ErrInHook)
+	running atomic.Bool       // a hook or stream function is running (see ErrInCallback)
 
 	// per Decode
 	batch    *Batch
@@ -234,6 +234,14 @@ func (s *hookSet) remove(h *hook) {
 	// A new slice: a decode in progress may be ranging over the old one.
 	s.hooks = slices.DeleteFunc(slices.Clone(s.hooks), func(x *hook) bool { return x == h })
 	s.wants = map[string]bool{}
+}
+
+// callback runs fn, a function of the caller's, marked as running inside a
+// call of the context (see ErrInCallback).
+func (s *hookSet) callback(fn func() error) error {
+	s.running.Store(true)
+	defer s.running.Store(false)
+	return fn()
 }
 
 func (s *hookSet) active() bool { return len(s.hooks) > 0 || s.record != nil }

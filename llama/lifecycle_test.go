@@ -231,8 +231,8 @@ func TestCloseFromAnotherGoroutine(t *testing.T) {
 	assert.NoError(t, m.Close(), "the closed context no longer holds the model")
 }
 
-// TestHookCannotCallItsContext: a hook calling back into its own context
-// gets ErrInHook instead of a deadlock.
+// TestHookCannotCallItsContext: a hook or a stream function calling back
+// into its own context gets ErrInCallback instead of a deadlock.
 func TestHookCannotCallItsContext(t *testing.T) {
 	m := tinyModel(t)
 	c := newContext(t, m)
@@ -245,5 +245,14 @@ func TestHookCannotCallItsContext(t *testing.T) {
 	var b llama.Batch
 	b.AddSequence([]llama.Token{'a', 'b'}, 0, 0, true)
 	require.NoError(t, c.Decode(context.Background(), &b))
-	assert.ErrorIs(t, inner, llama.ErrInHook)
+	assert.ErrorIs(t, inner, llama.ErrInCallback)
+
+	c.ClearHooks()
+	inner = nil
+	_, err = c.GenerateStream(context.Background(), llama.Text("Hi"), func(string) error {
+		_, inner = c.Logits(0)
+		return nil
+	}, llama.WithMaxTokens(2))
+	require.NoError(t, err)
+	assert.ErrorIs(t, inner, llama.ErrInCallback)
 }
