@@ -30,7 +30,7 @@ type localCluster struct {
 // test's other files may share: the cluster stops before root is removed.
 // It skips the test where the machine cannot run one (the packages missing,
 // not root), and fails it where a daemon does not come up.
-func startLocalCluster(t *testing.T, root string) *localCluster {
+func startLocalCluster(t testing.TB, root string) *localCluster {
 	t.Helper()
 	c := &localCluster{dir: filepath.Join(root, "cluster")}
 	script := filepath.Join("slurm", "localcluster.sh")
@@ -54,10 +54,12 @@ func startLocalCluster(t *testing.T, root string) *localCluster {
 	return c
 }
 
-// dumpLogs logs the end of every daemon's log, for a test that failed.
-func (c *localCluster) dumpLogs(t *testing.T) {
+// dumpLogs logs the end of every daemon's log, and of the jobs' logs of
+// runs submitted into the cluster's root, for a test that failed.
+func (c *localCluster) dumpLogs(t testing.TB) {
 	logs, _ := filepath.Glob(filepath.Join(c.dir, "log", "*.log"))
-	for _, path := range logs {
+	jobLogs, _ := filepath.Glob(filepath.Join(filepath.Dir(c.dir), "*", "logs", "*.out"))
+	for _, path := range append(logs, jobLogs...) {
 		data, _ := os.ReadFile(path)
 		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 		t.Logf("--- %s:\n%s", path, strings.Join(lines[max(0, len(lines)-30):], "\n"))
@@ -71,7 +73,7 @@ func (c *localCluster) env(more ...string) []string {
 
 // run runs a command against the cluster and returns its standard output;
 // an error fails the test.
-func (c *localCluster) run(t *testing.T, env []string, name string, args ...string) string {
+func (c *localCluster) run(t testing.TB, env []string, name string, args ...string) string {
 	t.Helper()
 	out, err := c.try(env, name, args...)
 	require.NoError(t, err)
@@ -109,7 +111,7 @@ var scontrolField = regexp.MustCompile(`(\S+?)=(\S*)`)
 
 // jobs returns what scontrol says about a job id: the job, or every task of
 // an array, in the order of their task ids.
-func (c *localCluster) jobs(t *testing.T, id string) []job {
+func (c *localCluster) jobs(t testing.TB, id string) []job {
 	t.Helper()
 	var jobs []job
 	for _, line := range strings.Split(strings.TrimSpace(c.run(t, nil, "scontrol", "show", "job", "--oneliner", id)), "\n") {
@@ -130,7 +132,7 @@ func (c *localCluster) jobs(t *testing.T, id string) []job {
 }
 
 // waitFor polls until done reports true, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, done func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, done func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !done() {
@@ -158,7 +160,7 @@ type submission struct {
 
 // submit runs slurm/submit.sh, as README tells users to, with the
 // variables in env and the evaluate flags args.
-func (c *localCluster) submit(t *testing.T, env []string, out string, args ...string) submission {
+func (c *localCluster) submit(t testing.TB, env []string, out string, args ...string) submission {
 	t.Helper()
 	stdout := c.run(t, c.env(env...), filepath.Join("slurm", "submit.sh"), append([]string{out}, args...)...)
 	array := regexp.MustCompile(`(?m)^array job ([0-9]+):`).FindStringSubmatch(stdout)
@@ -169,7 +171,7 @@ func (c *localCluster) submit(t *testing.T, env []string, out string, args ...st
 }
 
 // waitEnded waits until every task of the array and the merge have ended.
-func (c *localCluster) waitEnded(t *testing.T, s submission, timeout time.Duration) {
+func (c *localCluster) waitEnded(t testing.TB, s submission, timeout time.Duration) {
 	t.Helper()
 	waitFor(t, timeout, "end of jobs "+s.array+" and "+s.merge, func() bool {
 		for _, j := range append(c.jobs(t, s.array), c.jobs(t, s.merge)...) {
@@ -189,7 +191,7 @@ type sacctRecord struct {
 
 // sacct reads the cluster's job completion records through sacct -c (the
 // cluster has no slurmdbd), in the order they were written.
-func (c *localCluster) sacct(t *testing.T) []sacctRecord {
+func (c *localCluster) sacct(t testing.TB) []sacctRecord {
 	t.Helper()
 	// sacct 22.05 reads the file of jobcomp/filetxt without knowing two of
 	// the fields the plugin writes (ArrayJobId, ArrayTaskId), and says so on

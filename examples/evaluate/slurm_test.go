@@ -202,7 +202,7 @@ func shardDir(out string, k, n int) string {
 }
 
 // readLog reads a job's log.
-func readLog(t *testing.T, path string) string {
+func readLog(t testing.TB, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -231,7 +231,7 @@ func journalIDs(t *testing.T, path string) []string {
 // clusterExamples are n examples from the transcripts (transcriptExamples)
 // whose questions end in their number, "(question N)", so that the
 // controller can tell which example a request is about.
-func clusterExamples(t *testing.T, n int) []oolong.Example {
+func clusterExamples(t testing.TB, n int) []oolong.Example {
 	examples := transcriptExamples(t, n)
 	for i := range examples {
 		e := &examples[i]

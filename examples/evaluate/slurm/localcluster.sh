@@ -9,12 +9,12 @@
 #   examples/evaluate/slurm/localcluster.sh stop DIR
 #
 # start writes DIR/slurm.conf (one node, "local", on 127.0.0.1, with
-# CPUS CPUs, default 8, and GPUS count-only GPUs, default 8, so that array
-# tasks asking for --gres=gpu:2 are scheduled; they run on the CPU), a
-# fresh MUNGE key, and starts the three daemons, logging to DIR/log. It
-# returns once sinfo shows the node idle, and prints how long that took.
-# With OWNER_PID it also stops the cluster when that process ends, however
-# it ends. stop ends the daemons it started and waits for them.
+# NODE_CPUS CPUs and NODE_GPUS GPUs, 8 each by default, whatever the machine
+# has: four tasks of --gres=gpu:2 run at once, on the CPU), a fresh MUNGE
+# key, and starts the three daemons, logging to DIR/log. It returns once
+# sinfo shows the node idle, and prints how long that took. With OWNER_PID
+# it also stops the cluster when that process ends, however it ends. stop
+# cancels the jobs left, ends the daemons and waits for them.
 #
 # Accounting: there is no slurmdbd. Finished jobs are recorded by the job
 # completion plugin in a text file (JobCompType=jobcomp/filetxt,
@@ -62,10 +62,26 @@ start_daemon() {
 	echo $! >"$dir/run/$name.pid"
 }
 
-# stop_daemons ends the daemons in the reverse order of their start:
-# TERM, then KILL for any left after 10 seconds.
+# cancel_jobs cancels the jobs the cluster still has, and waits up to 30
+# seconds for them to end: a job's processes would outlive slurmd.
+cancel_jobs() {
+	[ -f "$dir/run/slurmctld.pid" ] && kill -0 "$(cat "$dir/run/slurmctld.pid")" 2>/dev/null || return 0
+	local jobs
+	jobs=$(SLURM_CONF=$dir/slurm.conf squeue -h -o %i 2>/dev/null) || return 0
+	[ -n "$jobs" ] || return 0
+	# shellcheck disable=SC2086 # one job id a word
+	SLURM_CONF=$dir/slurm.conf scancel $jobs 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		[ -z "$(SLURM_CONF=$dir/slurm.conf squeue -h -o %i 2>/dev/null)" ] && return 0
+		sleep 0.1
+	done
+}
+
+# stop_daemons cancels the jobs left, then ends the daemons in the reverse
+# order of their start: TERM, then KILL for any left after 10 seconds.
 stop_daemons() {
 	local name pid pids=()
+	cancel_jobs
 	for name in slurmd slurmctld munged watchdog; do
 		[ -f "$dir/run/$name.pid" ] || continue
 		pid=$(cat "$dir/run/$name.pid")
@@ -101,7 +117,7 @@ start() {
 	local began
 	began=$(date +%s.%N)
 	mkdir -p "$dir"/{munge,state,spool,log,run}
-	local node=local cpus=${CPUS:-8} gpus=${GPUS:-8} host
+	local node=local cpus=${NODE_CPUS:-8} gpus=${NODE_GPUS:-8} host
 	host=$(hostname -s)
 	local ctld_port slurmd_port
 	ctld_port=$(free_port)
