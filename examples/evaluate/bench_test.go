@@ -39,7 +39,8 @@ func BenchmarkEvaluateFiveExamples(b *testing.B) {
 // CPU a task, from submit.sh (its build of the command included) to the
 // merged reports; and, interleaved with it, the same examples in one
 // process with RLM_BENCH_THREADS threads (default: every CPU). It reports
-// both wall times and the cluster's start-up.
+// both wall times, the part of the first spent in submit.sh, and the
+// cluster's start-up.
 func BenchmarkSlurmArray(b *testing.B) {
 	root := b.TempDir()
 	c := startLocalCluster(b, root)
@@ -47,12 +48,13 @@ func BenchmarkSlurmArray(b *testing.B) {
 	ctrl := newScriptedController(b)
 	args := testArgs(data, ctrl.URL, workerModel(b))
 	threads := strconv.Itoa(llamatest.BenchThreads(b))
-	var array, single time.Duration
+	var array, submit, single time.Duration
 	b.ResetTimer()
 	for i := range b.N {
 		start := time.Now()
 		s := c.submit(b, []string{"SHARDS=4", "CPUS_PER_TASK=1", "MEM_PER_TASK=1G", goFlagsEnv()},
 			filepath.Join(root, fmt.Sprint("array", i)), args...)
+		submit += time.Since(start)
 		c.waitEnded(b, s, 10*time.Minute)
 		array += time.Since(start)
 		if merge := c.jobs(b, s.merge)[0]; merge.state != "COMPLETED" {
@@ -67,6 +69,7 @@ func BenchmarkSlurmArray(b *testing.B) {
 		}
 	}
 	b.ReportMetric(array.Seconds()/float64(b.N), "array-s/op")
+	b.ReportMetric(submit.Seconds()/float64(b.N), "submit-s/op")
 	b.ReportMetric(single.Seconds()/float64(b.N), "one-process-s/op")
 	b.ReportMetric(c.startup.Seconds(), "startup-s")
 }

@@ -43,9 +43,9 @@ import (
 //
 // The checks hold whatever rule assigns examples to shards.
 func TestSlurmArray(t *testing.T) {
+	examples := clusterExamples(t, 12)
 	root := t.TempDir()
 	c := startLocalCluster(t, root)
-	examples := clusterExamples(t, 12)
 	data := writeSplit(t, root, examples)
 	out := filepath.Join(root, "array")
 	ctrl := newGatedController(t, examples, out)
