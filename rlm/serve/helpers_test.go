@@ -108,11 +108,18 @@ func model(controller, worker rlm.LM) []serve.Model {
 	return []serve.Model{{Name: "rlm", Controller: controller, Worker: worker}}
 }
 
-// localWorker is a generated model decoded in process by rlm/local, whose
-// concurrent calls share batches; hook sees each batch.
+// localWorker is the small generated model decoded in process by
+// rlm/local, whose concurrent calls share batches; hook, if not nil, sees
+// each batch.
 func localWorker(t testing.TB, hook local.GenerationHook, opts ...local.Option) *local.LM {
 	t.Helper()
-	m, err := llama.LoadModel(context.Background(), llamatest.Model(t, llamatest.DefaultConfig()))
+	return localModel(t, llamatest.Model(t, llamatest.DefaultConfig()), hook, opts...)
+}
+
+// localModel decodes the GGUF file at path with rlm/local.
+func localModel(t testing.TB, path string, hook local.GenerationHook, opts ...local.Option) *local.LM {
+	t.Helper()
+	m, err := llama.LoadModel(context.Background(), path)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, m.Close()) })
 	opts = append([]local.Option{local.WithThreads(1), local.WithSequences(8), local.WithSequenceSize(1024),
