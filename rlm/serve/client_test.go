@@ -3,7 +3,9 @@ package serve_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -178,4 +180,33 @@ func TestCurl(t *testing.T) {
 		"-H", "Authorization: Bearer wrong", ts.URL+"/models").Output()
 	require.NoError(t, err)
 	assert.Equal(t, "401", string(out))
+}
+
+// TestREADMEExample runs the README's example of the openai client, as
+// written but for the server's address, against a served RLM.
+func TestREADMEExample(t *testing.T) {
+	modules := npmtest.Modules(t, openaiPackage)
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(readme), "## Serving an RLM over the OpenAI API")
+	require.True(t, ok, "the README has its section on serving")
+	_, code, ok := strings.Cut(section, "```js\n")
+	require.True(t, ok)
+	code, _, ok = strings.Cut(code, "```")
+	require.True(t, ok)
+
+	ts := start(t, model(nil, nil))
+	require.Contains(t, code, "'http://127.0.0.1:8080/v1'")
+	code = strings.Replace(code, "'http://127.0.0.1:8080/v1'", "'"+ts.URL+"'", 1)
+	code = "const transcript = " + string(must(json.Marshal(transcript))) + ";\n" + code
+	// An ES module resolves packages from its directory: run it beside
+	// node_modules.
+	cmd := exec.CommandContext(t.Context(), "node", "--input-type=module", "-e", code)
+	cmd.Dir = filepath.Dir(modules)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	fields := strings.Fields(string(out))
+	require.NotEmpty(t, fields)
+	assert.Equal(t, "3 chunks read for: How many times does Vex roll a natural 20?", strings.Join(fields[:len(fields)-1], " "))
+	assert.True(t, strings.HasPrefix(fields[len(fields)-1], "/v1/trajectories/chatcmpl-"), "%s", out)
 }

@@ -519,3 +519,41 @@ func TestShutdownCancelsRuns(t *testing.T) {
 	assert.Equal(t, "shutting_down", decode[apiError](t, []byte(last)).Error.Code, "the stream ends with an error event")
 	assert.Equal(t, serve.Stats{Cancelled: 2}, ts.Stats())
 }
+
+// TestSandbox checks that the code a served run executes is contained by
+// the repl package's sandbox: it reads no host file, opens no socket, and
+// sees none of the server's secrets.
+func TestSandbox(t *testing.T) {
+	t.Setenv("SERVE_TEST_SECRET", "hunter2")
+	hostile := rlmtest.Code(`
+import os
+results = []
+for attempt in (lambda: open("/etc/passwd").read(), lambda: __import__("socket").socket()):
+    try:
+        attempt()
+        results.append("allowed")
+    except BaseException:
+        results.append("refused")
+results.append(str(os.environ.get("SERVE_TEST_SECRET")))
+FINAL(",".join(results))`)
+	ts := start(t, model(constant(hostile), nil))
+	resp, body := call(t, t.Context(), "POST", ts.URL+"/chat/completions", "", chatBody("rlm", false, nil))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	assert.Equal(t, "refused,refused,None", decode[completion](t, body).Choices[0].Message.Content)
+}
+
+// TestPanickingModel checks that an adapter that panics fails its request
+// alone and frees its run slot.
+func TestPanickingModel(t *testing.T) {
+	panicky := rlmtest.Func(func(context.Context, int, []rlm.Message) (string, error) { panic("adapter bug") })
+	ts := start(t, model(panicky, nil), serve.WithMaxRuns(1))
+	for _, stream := range []bool{false, true} {
+		resp, body := call(t, t.Context(), "POST", ts.URL+"/chat/completions", "", chatBody("rlm", stream, nil))
+		if !stream {
+			assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+			assert.Equal(t, "false", resp.Header.Get("X-Should-Retry"))
+		}
+		assert.Contains(t, string(body), "run panicked: adapter bug")
+	}
+	assert.Equal(t, serve.Stats{Failed: 2}, ts.Stats(), "both slots were freed")
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -310,7 +311,7 @@ func (s *Server) execute(ctx context.Context, who caller, t *ticket, m *Model, j
 	}
 	s.trajectories.add(j.id, who, j.trajectory)
 	start := time.Now()
-	out := m.run(runCtx, j)
+	out := runContained(runCtx, m, j)
 	t.release(time.Since(start))
 	out.info.QueueSeconds = waited.Seconds()
 	out.info.Trajectory = "/v1/trajectories/" + j.id
@@ -329,6 +330,18 @@ func (s *Server) execute(ctx context.Context, who caller, t *ticket, m *Model, j
 		j.log.Warn("serve: run failed", append(attrs, "err", out.err)...)
 	}
 	return out
+}
+
+// runContained runs j, turning a panic of the engine or of a model's
+// adapter into the run's error: one request fails, not the server.
+func runContained(ctx context.Context, m *Model, j job) (out outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			j.log.Error("serve: run panicked", "panic", p, "stack", string(debug.Stack()))
+			out = outcome{err: fmt.Errorf("serve: run panicked: %v", p)}
+		}
+	}()
+	return m.run(ctx, j)
 }
 
 // runError says how to answer a run that failed; status 0 means the client
