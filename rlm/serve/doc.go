@@ -46,6 +46,11 @@
 // the text the client sent. The question goes to the controller, which
 // sees only the document's size and shape, never its text.
 //
+// Sampling fields (temperature, max_tokens, seed, ...) are accepted and
+// ignored: sampling belongs to the models' adapters, which the server was
+// configured with. n must be 1, and tools are refused: an RLM answers with
+// text.
+//
 // # Responses
 //
 // A response is a chat.completion whose message content is the RLM's

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -289,4 +291,26 @@ func blockingController(started chan<- struct{}, release <-chan struct{}) *rlmte
 			return "", ctx.Err()
 		}
 	})
+}
+
+// pythonChildren lists this process's python child processes (the REPLs),
+// from /proc; ok is false where /proc does not tell.
+func pythonChildren() (pids []string, ok bool) {
+	tasks, err := filepath.Glob("/proc/self/task/*/children")
+	if err != nil || len(tasks) == 0 {
+		return nil, false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			return nil, false
+		}
+		for _, pid := range strings.Fields(string(b)) {
+			cmdline, err := os.ReadFile("/proc/" + pid + "/cmdline")
+			if err == nil && strings.Contains(string(cmdline), "python") {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids, true
 }

@@ -255,7 +255,7 @@ func TestBadRequests(t *testing.T) {
 func TestModels(t *testing.T) {
 	ts := start(t, []serve.Model{
 		{Name: "rlm-small", Controller: readingController()},
-		{Name: "rlm-large", Controller: readingController(), Options: []rlm.Option{rlm.WithMaxDepth(2)}},
+		{Name: "team/rlm-large", Controller: readingController(), Options: []rlm.Option{rlm.WithMaxDepth(2)}},
 	})
 	resp, body := call(t, t.Context(), "GET", ts.URL+"/models", "", nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -269,12 +269,12 @@ func TestModels(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &list))
 	assert.Equal(t, "list", list.Object)
 	require.Len(t, list.Data, 2)
-	assert.Equal(t, []string{"rlm-small", "rlm-large"}, []string{list.Data[0].ID, list.Data[1].ID})
+	assert.Equal(t, []string{"rlm-small", "team/rlm-large"}, []string{list.Data[0].ID, list.Data[1].ID})
 	assert.Equal(t, "model", list.Data[0].Object)
 
-	resp, body = call(t, t.Context(), "GET", ts.URL+"/models/rlm-large", "", nil)
+	resp, body = call(t, t.Context(), "GET", ts.URL+"/models/team/rlm-large", "", nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.JSONEq(t, `"rlm-large"`, string(must(json.Marshal(decode[map[string]any](t, body)["id"]))))
+	assert.JSONEq(t, `"team/rlm-large"`, string(must(json.Marshal(decode[map[string]any](t, body)["id"]))))
 }
 
 func must[T any](v T, err error) T {
@@ -408,7 +408,8 @@ func TestQueueFull(t *testing.T) {
 }
 
 // TestClientDisconnect checks that a client that goes away stops its run:
-// the sub-calls stop, the run ends cancelled, and its slot frees.
+// the sub-calls stop, the REPL's process ends, the run ends cancelled, and
+// its slot frees.
 func TestClientDisconnect(t *testing.T) {
 	worker := constant("1", rlmtest.WithDelay(20*time.Millisecond))
 	ts := start(t, model(constant(rlmtest.Code(`while True: llm_query("roll")`)), worker))
@@ -429,9 +430,16 @@ func TestClientDisconnect(t *testing.T) {
 		}
 		return subCalls < 3
 	})
+	pythons, canCount := pythonChildren()
+	if canCount {
+		assert.NotEmpty(t, pythons, "the run's REPL is a python child process")
+	}
 	cancel() // the client goes away mid-run
 	resp.Body.Close()
 	eventually(t, func() bool { return ts.Stats().Cancelled == 1 }, "the run ends")
+	if canCount {
+		eventually(t, func() bool { p, _ := pythonChildren(); return len(p) == 0 }, "the REPL is closed")
+	}
 	assert.Equal(t, serve.Stats{Cancelled: 1}, ts.Stats())
 	calls := worker.CallCount()
 	time.Sleep(200 * time.Millisecond)

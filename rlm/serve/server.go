@@ -95,7 +95,7 @@ func New(models []Model, opts ...Option) (*Server, error) {
 func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/chat/completions", s.authorized(s.chat))
 	s.mux.HandleFunc("GET /v1/models", s.authorized(s.listModels))
-	s.mux.HandleFunc("GET /v1/models/{model}", s.authorized(s.getModel))
+	s.mux.HandleFunc("GET /v1/models/{model...}", s.authorized(s.getModel))
 	s.mux.HandleFunc("GET /v1/trajectories/{id}", s.authorized(func(w http.ResponseWriter, r *http.Request, who caller) {
 		s.trajectory(w, r, who, false)
 	}))
@@ -398,7 +398,8 @@ func (s *Server) Stats() Stats {
 // waits for the runs in flight to end. When ctx ends first it cancels them,
 // waits for them to return (the engine returns promptly on cancellation)
 // and returns ctx's error. The runs' clients get their answers, or 503
-// once cancelled. The HTTP server itself is the caller's to shut down;
+// once cancelled. Afterwards the server answers every request for a run
+// with 503. The HTTP server itself is the caller's to shut down;
 // [Server.Serve] does both.
 func (s *Server) Shutdown(ctx context.Context) error {
 	idle := s.admission.close()
