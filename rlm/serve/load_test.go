@@ -201,10 +201,10 @@ func loadRequest(ctx context.Context, client *http.Client, url string, i int) st
 
 // loadServer serves the reading controller and a worker on the model at
 // path, with room for every client's run at once.
-func loadServer(t testing.TB, path string, threads int) (*testServer, *batchRecorder) {
+func loadServer(t testing.TB, path string, opts ...local.Option) (*testServer, *batchRecorder) {
 	rec := &batchRecorder{}
-	worker := localModel(t, path, rec.hook, local.WithThreads(threads), local.WithSequences(loadClients),
-		local.WithSequenceSize(512))
+	opts = append([]local.Option{local.WithSequences(loadClients), local.WithSequenceSize(512)}, opts...)
+	worker := localModel(t, path, rec.hook, opts...)
 	ts := start(t, model(nil, worker), serve.WithMaxRuns(loadClients), serve.WithQueue(loadRequests))
 	return ts, rec
 }
@@ -215,7 +215,9 @@ func loadServer(t testing.TB, path string, threads int) (*testServer, *batchReco
 // different requests in shared batches. It measures nothing: see
 // BenchmarkLoad.
 func TestLoad(t *testing.T) {
-	ts, rec := loadServer(t, llamatest.Model(t, llamatest.DefaultConfig()), 1)
+	// A gather window longer than the default's 2 ms makes the sharing
+	// certain on a machine of any speed; BenchmarkLoad keeps the default.
+	ts, rec := loadServer(t, llamatest.Model(t, llamatest.DefaultConfig()), local.WithGatherWindow(20*time.Millisecond))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
 	res := runLoad(ctx, ts.URL+"/chat/completions", loadClients)
@@ -245,7 +247,7 @@ func BenchmarkLoad(b *testing.B) {
 	for _, clients := range []int{loadClients, 1} {
 		name := fmt.Sprintf("clients=%d", clients)
 		b.Run(name, func(b *testing.B) {
-			ts, rec := loadServer(b, path, threads)
+			ts, rec := loadServer(b, path, local.WithThreads(threads))
 			var all loadResult
 			var generations, shared int
 			for b.Loop() {
