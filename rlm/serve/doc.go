@@ -7,7 +7,7 @@
 // rlm/local).
 //
 //	srv, err := serve.New([]serve.Model{{Name: "rlm", Controller: controller, Worker: worker}},
-//		serve.WithMaxRuns(8), serve.WithTokens(os.Getenv("RLM_TOKEN")))
+//		serve.WithMaxRuns(8), serve.WithTokens(tokens...))
 //	...
 //	l, err := net.Listen("tcp", "127.0.0.1:8080")
 //	...
@@ -28,7 +28,8 @@
 //
 // # The document and the question
 //
-// The last message must be the user's, and its text is the question.
+// The last message must be the user's, and its text is the question, of
+// at most 8,000 characters: the controller reads it whole.
 // Everything before it is the document: the system, user, assistant and
 // tool messages in order, then any files attached to the last message as
 // "file" content parts (file_data, a base64 data URL of a UTF-8 text
@@ -100,8 +101,9 @@
 // caller is served and a trajectory's ID, 128 random bits, is what guards
 // it: bind to loopback then (examples/serve does by default). Request
 // bodies are capped ([WithMaxRequestBytes]). Every run's code executes in
-// the repl package's sandbox with its default limits; the server adds no
-// REPL option of its own.
+// the repl package's sandbox with its default limits: the server adds no
+// REPL option of its own, so only a model's options (rlm.WithREPLOptions)
+// change them.
 //
 // # Shutdown
 //

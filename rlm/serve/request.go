@@ -117,6 +117,12 @@ func badConversation(format string, args ...any) error {
 	return &conversationError{msg: fmt.Sprintf(format, args...)}
 }
 
+// maxQuestionChars caps the question. The controller reads the question
+// whole, in its first message, so a document pasted into the same message
+// as the question would flood its context; such a request is refused with
+// advice rather than failing deep in the run.
+const maxQuestionChars = 8000
+
 // piece is one part of the document: a message's text or an attached file.
 type piece struct {
 	label string
@@ -166,6 +172,11 @@ func splitConversation(messages []chatMessage) (document, question string, err e
 	}
 	if strings.TrimSpace(question) == "" {
 		return "", "", badConversation("messages[%d]: the last user message, the question, has no text", last)
+	}
+	if n := utf8.RuneCountInString(question); n > maxQuestionChars {
+		return "", "", badConversation("messages[%d]: the question is %d characters, more than %d: "+
+			"the controller reads the question whole, so send the document in an earlier message "+
+			"(or as a file) and the question alone last", last, n, maxQuestionChars)
 	}
 	pieces = append(pieces, files...)
 	return joinPieces(pieces), question, nil

@@ -3,6 +3,7 @@ package serve
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,8 @@ func TestSplitConversationErrors(t *testing.T) {
 		{"the question is not last", `[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]`,
 			`the last message is from "assistant"`},
 		{"empty question", `[{"role":"user","content":"doc"},{"role":"user","content":"  "}]`, "has no text"},
+		{"a document pasted with the question", `[{"role":"user","content":"` + strings.Repeat("Sam rolls. ", 800) + `Who rolled?"}]`,
+			"the question is 8811 characters, more than 8000"},
 		{"an image", `[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]`,
 			`parts of type "image_url" are not supported`},
 		{"a binary file", `[{"role":"user","content":[{"type":"text","text":"q"},{"type":"file","file":{"filename":"a.pdf","file_data":"` + pdf + `"}}]}]`,
