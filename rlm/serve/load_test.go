@@ -239,15 +239,20 @@ func TestLoad(t *testing.T) {
 // (llamatest.BenchModel): 64 requests from 16 concurrent clients, and the
 // same requests from one client, one after another. It reports requests
 // per second, the median and 99th-percentile latency, and the share of the
-// worker's batched generations that served more than one request. Run it
-// with -count to interleave the two.
+// worker's batched generations that served more than one request. To
+// compare the two side by side, run them alternately:
+//
+//	for i in 1 2 3; do for c in 16 1; do
+//	  go test -run '^$' -bench "Load/clients=$c\$" -benchtime 1x ./rlm/serve; done; done
 func BenchmarkLoad(b *testing.B) {
 	path := llamatest.BenchModel(b)
 	threads := llamatest.BenchThreads(b)
 	for _, clients := range []int{loadClients, 1} {
 		name := fmt.Sprintf("clients=%d", clients)
 		b.Run(name, func(b *testing.B) {
-			ts, rec := loadServer(b, path, local.WithThreads(threads))
+			// Answers of 64 tokens, nearer a worker's than the test's 8:
+			// generation is where decoding many sequences at once pays.
+			ts, rec := loadServer(b, path, local.WithThreads(threads), local.WithMaxTokens(64))
 			var all loadResult
 			var generations, shared int
 			for b.Loop() {
