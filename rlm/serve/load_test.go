@@ -57,7 +57,11 @@ func (r *batchRecorder) hook(g local.Generation) func() {
 	requests := make([]int, len(g.Prompts))
 	for i, p := range g.Prompts {
 		requests[i] = -1
-		if m := requestMarker.FindStringSubmatch(p); m != nil {
+		text, err := g.Context.Model().Detokenize(p, false, false)
+		if err != nil {
+			continue
+		}
+		if m := requestMarker.FindStringSubmatch(text); m != nil {
 			requests[i], _ = strconv.Atoi(m[1])
 		}
 	}
