@@ -26,7 +26,7 @@ func BenchmarkHostCallRoundTrip(b *testing.B) {
 // chunk goes to Go and a short answer comes back.
 func BenchmarkHostCall50KBChunk(b *testing.B) {
 	r := start(b, repl.WithFunc("sub_call", noop))
-	require.NoError(b, r.Set("context", strings.Repeat("Matt: Roll for initiative. ", 2000)))
+	require.NoError(b, r.Set(context.Background(), "context", strings.Repeat("Matt: Roll for initiative. ", 2000)))
 	run(b, r, "chunk = context[:50000]\ndef loop(n):\n    for _ in range(n):\n        sub_call(chunk, 'Count all dice rolls in this section')")
 	b.SetBytes(50_000)
 	b.ResetTimer()
@@ -49,10 +49,11 @@ func BenchmarkExecTrivialCell(b *testing.B) {
 func BenchmarkSetDocument5MB(b *testing.B) {
 	doc := strings.Repeat("Matt: Roll for initiative.\nLaura: I rolled a 17.\n", 5<<20/48)
 	r := start(b)
+	ctx := context.Background()
 	b.SetBytes(int64(len(doc)))
 	b.ResetTimer()
 	for range b.N {
-		if err := r.Set("context", doc); err != nil {
+		if err := r.Set(ctx, "context", doc); err != nil {
 			b.Fatal(err)
 		}
 	}

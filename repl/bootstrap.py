@@ -15,6 +15,7 @@
 import _imp
 import ast
 import _thread
+import binascii
 import builtins
 import faulthandler
 import io
@@ -725,13 +726,259 @@ def set_limit(which, value, keep_hard=False):
     resource.setrlimit(which, (value, hard if keep_hard else value))
 
 
-def main(rfd=3, wfd=4):
+# ---------------------------------------------------------------- kernel confinement
+#
+# The host plans, this process executes, before any cell runs and while it
+# has one thread: (new namespaces, made by the host's clone) -> mounts ->
+# rlimits -> capabilities dropped -> no_new_privs -> Landlock -> seccomp ->
+# audit hook. The kernel keeps every one of these for the life of the process
+# and of every thread it starts; nothing a cell does can take them back. Each
+# step records what it achieved, or why it failed, for the host's report.
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
+LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446
+LANDLOCK_RULE_PATH_BENEATH = 1
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
+
+
+class Kernel:
+    """Raw system calls through ctypes, used only here, before any cell."""
+
+    def __init__(self, numbers):
+        import ctypes  # before the audit hook exists; removed from sys.modules afterwards
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.syscall.restype = ctypes.c_long
+        self.nr = numbers
+        self.buffers = []  # keeps the memory passed by address alive until the call returns
+
+    def arg(self, a):
+        if a is None:
+            return None
+        if isinstance(a, int):
+            return self.ctypes.c_long(a)
+        buf = self.ctypes.create_string_buffer(bytes(a))  # NUL-terminated, for paths
+        self.buffers.append(buf)
+        return buf
+
+    def call(self, nr, *args):
+        self.buffers = []
+        try:
+            r = self.libc.syscall(self.ctypes.c_long(nr), *[self.arg(a) for a in args])
+            if r < 0:
+                e = self.ctypes.get_errno()
+                raise OSError(e, os.strerror(e))
+            return r
+        finally:
+            self.buffers = []
+
+    def address(self, data):
+        """A buffer holding data, and its address, for structures that point."""
+        buf = self.ctypes.create_string_buffer(bytes(data), len(data))
+        return buf, self.ctypes.addressof(buf)
+
+
+def thread_count():
+    try:
+        return len(os.listdir('/proc/self/task'))
+    except OSError:
+        return threading.active_count()
+
+
+def enter_namespaces(plan, status_fd, report):
+    """In new namespaces (the host cloned this process into them): make the
+    mounts private, put a size-limited tmpfs on the scratch directory and a
+    procfs of the new pid namespace on /proc, then fork. This process stays
+    behind as the namespace's init (pid 1, which the kernel treats apart:
+    it ignores signals it has no handler for, so the REPL must not be it) and
+    relays the REPL's exit status to the host; the child goes on as the
+    REPL."""
+    if not plan.get('namespaces'):
+        os.close(status_fd)
+        return
+    kernel = Kernel(plan['syscalls'])
+    mount = plan['syscalls']['mount']
+    try:
+        if os.getpid() != 1:
+            raise OSError('not the first process of a new pid namespace (pid %d)' % os.getpid())
+        kernel.call(mount, None, b'/', None, MS_REC | MS_PRIVATE, None)
+        quota = plan.get('scratch_quota', 0)
+        if quota > 0:
+            kernel.call(mount, b'tmpfs', os.fsencode(plan['scratch']), b'tmpfs',
+                        MS_NOSUID | MS_NODEV | MS_NOEXEC, b'size=%d,mode=0700' % quota)
+            report['scratch_quota'] = quota
+            os.chdir(plan['scratch'])  # the working directory was the directory beneath the mount
+        try:
+            kernel.call(mount, b'proc', b'/proc', b'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        except OSError:
+            pass  # the host's procfs stays; Landlock keeps it out of reach
+    except OSError as e:
+        report['errors']['mounts'] = str(e)
+    del kernel
+    pid = os.fork()
+    if pid:
+        be_init(pid, status_fd)
+    os.close(status_fd)
+    report['namespaces'] = True
+
+
+def be_init(child, status_fd):
+    """The init of the REPL's pid namespace: forwards SIGINT, reaps, and
+    writes the REPL's wait status to the host before it exits (its own exit
+    kills whatever else is left in the namespace)."""
+    def forward(signum, frame):
+        try:
+            os.kill(child, signal.SIGINT)
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, forward)
+    os.closerange(0, status_fd)
+    os.closerange(status_fd + 1, 1 << 20)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            try:
+                os.write(status_fd, struct.pack('>i', status))
+            finally:
+                os._exit(0)
+
+
+def confine(plan, report):
+    """Drops capabilities, sets no_new_privs, then Landlock and seccomp."""
+    errors = report['errors']
+    if not plan.get('kernel'):
+        return
+    if thread_count() != 1:
+        errors['threads'] = 'the process has %d threads before confinement' % thread_count()
+        return
+    try:
+        kernel = Kernel(plan['syscalls'])
+    except Exception as e:  # an interpreter without ctypes
+        for layer in ('capabilities', 'no_new_privs', 'landlock', 'seccomp'):
+            errors[layer] = 'ctypes is not available: %s' % e
+        return
+    nr = plan['syscalls']
+    try:
+        status = os.open('/proc/self/status', os.O_RDONLY | os.O_CLOEXEC)  # read back after Landlock
+    except OSError:
+        status = None
+    try:
+        drop_capabilities(kernel, nr)
+    except OSError as e:
+        errors['capabilities'] = str(e)
+    try:
+        kernel.call(nr['prctl'], PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    except OSError as e:
+        errors['no_new_privs'] = str(e)
+    ll = plan.get('landlock')
+    if ll:
+        try:
+            restrict_filesystem(kernel, ll)
+            report['landlock'] = ll['abi']
+        except OSError as e:
+            errors['landlock'] = str(e)
+    program = plan.get('seccomp')
+    if program:
+        try:
+            filter_syscalls(kernel, nr, binascii.a2b_base64(program))
+        except OSError as e:
+            errors['seccomp'] = str(e)
+    del kernel
+    for name in [m for m in sys.modules if m == 'ctypes' or m.startswith('ctypes.') or m == '_ctypes']:
+        del sys.modules[name]
+    if status is not None:
+        # What the kernel says is in force, rather than what the calls returned.
+        fields = dict(line.split(':', 1) for line in os.pread(status, 1 << 16, 0).decode().splitlines() if ':' in line)
+        os.close(status)
+        report['no_new_privs'] = fields.get('NoNewPrivs', '').strip() == '1'
+        report['seccomp'] = fields.get('Seccomp', '').strip() == '2'
+        report['capabilities'] = fields.get('CapEff', '').strip().strip('0') == ''
+
+
+def drop_capabilities(kernel, nr):
+    """Empties the bounding, ambient, effective, permitted and inheritable
+    sets (root in the user namespace starts with all of them)."""
+    for cap in range(64):
+        try:
+            kernel.call(nr['prctl'], PR_CAPBSET_DROP, cap, 0, 0, 0)
+        except OSError as e:
+            if e.errno == 22:  # EINVAL: past the last capability
+                break
+            if e.errno != 1:  # EPERM: no CAP_SETPCAP, so nothing to drop
+                raise
+    try:
+        kernel.call(nr['prctl'], PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    except OSError as e:
+        if e.errno != 22:  # kernels before 4.3 have no ambient set
+            raise
+    header = struct.pack('=Ii', LINUX_CAPABILITY_VERSION_3, 0)
+    data = bytes(24)  # two of {effective, permitted, inheritable}
+    kernel.call(nr['capset'], header, data)
+
+
+def restrict_filesystem(kernel, ll):
+    attr = struct.pack('<QQQ', ll['handled_fs'], ll['handled_net'], ll['scoped'])[:ll['attr_size']]
+    ruleset = kernel.call(LANDLOCK_CREATE_RULESET, attr, len(attr), 0)
+    try:
+        for rule in ll['rules']:
+            try:
+                fd = os.open(rule['path'], os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # absent here: nothing to grant
+            try:
+                access = rule['access']
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    access &= ll['file_rights']
+                kernel.call(LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+                            struct.pack('<Qi', access, fd), 0)
+            except OSError as e:
+                raise OSError(e.errno, 'rule for %s: %s' % (rule['path'], e.strerror))
+            finally:
+                os.close(fd)
+        kernel.call(LANDLOCK_RESTRICT_SELF, ruleset, 0)
+    finally:
+        os.close(ruleset)
+
+
+def filter_syscalls(kernel, nr, program):
+    buf, address = kernel.address(program)
+    fprog = struct.pack('=H6xQ', len(program) // 8, address)  # struct sock_fprog
+    r = kernel.call(nr['seccomp'], SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, fprog)
+    del buf
+    if r != 0:
+        raise OSError(0, 'thread %d could not be synchronized' % r)
+
+
+def main(rfd=3, wfd=4, status_fd=5):
     head = read_exact(rfd, FRAME.size)
     magic, hlen, blen = FRAME.unpack(head)
     config = json.loads(read_exact(rfd, hlen).decode('utf-8'))
     limits = config['limits']
+    plan = config['confine']
+    report = {'errors': {}}
+    enter_namespaces(plan, status_fd, report)
+    if plan.get('self') and os.getpid() != plan['self']:
+        report['errors']['seccomp'] = 'pid %d, not the %d the filter was built for' % (os.getpid(), plan['self'])
+        plan['seccomp'] = None
     rfd, wfd = hide_fds(rfd, wfd, limits.get('nofile', 0))
     channel = Channel(rfd, wfd, magic, config['message_limit'])
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    set_limit(resource.RLIMIT_AS, limits.get('memory', 0))
+    set_limit(resource.RLIMIT_NOFILE, limits.get('nofile', 0))
+    set_limit(resource.RLIMIT_NPROC, limits.get('nproc', 0))
+    set_limit(resource.RLIMIT_FSIZE, limits.get('fsize', 0))
+    set_limit(resource.RLIMIT_CPU, limits.get('cpu', 0), keep_hard=True)
+    confine(plan, report)
 
     sys.path[:] = config['sys_path']
     sys.stdin = io.StringIO()
@@ -744,21 +991,13 @@ def main(rfd=3, wfd=4):
 
     repl = Interpreter(channel, config)
     signal.signal(signal.SIGINT, repl.on_sigint)
-    threading.Thread(target=repl.read_loop, name='repl-host-channel', daemon=True).start()
-
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    set_limit(resource.RLIMIT_AS, limits.get('memory', 0))
-    set_limit(resource.RLIMIT_NOFILE, limits.get('nofile', 0))
-    set_limit(resource.RLIMIT_NPROC, limits.get('nproc', 0))
-    set_limit(resource.RLIMIT_FSIZE, limits.get('fsize', 0))
-    set_limit(resource.RLIMIT_CPU, limits.get('cpu', 0), keep_hard=True)
-
     sandbox = Sandbox(config['scratch'], config['read_roots'])
     repl.sandbox = sandbox
     disarm_native_loading()
     sys.addaudithook(sandbox.hook)
+    threading.Thread(target=repl.read_loop, name='repl-host-channel', daemon=True).start()
 
-    channel.send({'op': 'hello', 'version': sys.version.split()[0], 'pid': os.getpid()})
+    channel.send({'op': 'hello', 'version': sys.version.split()[0], 'pid': os.getpid(), 'layers': report})
     repl.serve()
 
 

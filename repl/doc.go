@@ -12,8 +12,8 @@
 //	r, err := repl.Start(ctx, repl.WithFunc("sub_call", subCall), repl.WithTimeout(time.Minute))
 //	if err != nil { ... }
 //	defer r.Close()
-//	r.Set("context", document)
-//	r.Set("prompt", document)
+//	r.Set(ctx, "context", document)
+//	r.Set(ctx, "prompt", document)
 //	res, err := r.Exec(ctx, code)
 //
 // # Cells and results

@@ -53,8 +53,8 @@ func TestSeedLoopCountsDiceRollsInATranscript(t *testing.T) {
 				assert.Equal(t, "Count all dice rolls in this section", args[1])
 				return count(ctx, args, kwargs)
 			}))
-			require.NoError(t, r.Set("context", doc))
-			require.NoError(t, r.Set("prompt", doc))
+			require.NoError(t, r.Set(testContext(t), "context", doc))
+			require.NoError(t, r.Set(testContext(t), "prompt", doc))
 
 			res := run(t, r, seedLoop)
 
@@ -343,7 +343,7 @@ func TestGetAndSetFromAHostFunction(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, r.Set("final_answer", v)
+			return nil, r.Set(ctx, "final_answer", v)
 		}),
 		repl.WithFunc("nested_exec", func(ctx context.Context, _ []any, _ map[string]any) (any, error) {
 			_, err := r.Exec(ctx, "1")

@@ -105,7 +105,7 @@ func TestCloseLeavesNoProcessesOrGoroutines(t *testing.T) {
 				return
 			}
 			defer func() { assert.NoError(t, r.Close()) }()
-			assert.NoError(t, r.Set("context", strings.Repeat("roll ", 1000*(i+1))))
+			assert.NoError(t, r.Set(testContext(t), "context", strings.Repeat("roll ", 1000*(i+1))))
 
 			record(pidOf(t, r))
 			res, err := r.Exec(ctx, fmt.Sprintf("mine = %d\nprint(sub_call(context, 'q'), llm_query_batched([1, 2]))", i))

@@ -43,8 +43,9 @@ type childMsg struct {
 	Restored  []string   `json:"restored"`
 	Restart   string     `json:"restart"`
 
-	Version string `json:"version"`
-	Pid     int    `json:"pid"`
+	Version string      `json:"version"`
+	Pid     int         `json:"pid"`
+	Layers  childReport `json:"layers"`
 
 	blob []byte
 }

@@ -93,7 +93,7 @@ func TestSetAndGetConvertValues(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			require.NoError(t, r.Set("v", tc.in))
+			require.NoError(t, r.Set(testContext(t), "v", tc.in))
 			res := run(t, r, "print(type(v).__name__)\nprint(repr(v))")
 			assert.Equal(t, tc.pyType+"\n"+tc.pyRepr+"\n", res.Stdout)
 			got, err := r.Get(ctx, "v")
@@ -124,9 +124,9 @@ func TestSetRejectsBadNamesAndValues(t *testing.T) {
 	t.Parallel()
 	r := start(t, repl.WithFunc("sub_call", countWord("x")))
 	for _, name := range []string{"", "1abc", "with space", "class", "__builtins__", "sub_call", "naïve"} {
-		assert.Error(t, r.Set(name, "v"), "name %q", name)
+		assert.Error(t, r.Set(testContext(t), name, "v"), "name %q", name)
 	}
-	assert.Error(t, r.Set("ch", make(chan int)), "a channel has no Python form")
+	assert.Error(t, r.Set(testContext(t), "ch", make(chan int)), "a channel has no Python form")
 	_, err := r.Get(testContext(t), "not-a-name")
 	assert.Error(t, err)
 }
@@ -137,8 +137,8 @@ func TestLargeDocumentBoundOnceUnderTwoNames(t *testing.T) {
 	t.Parallel()
 	doc := strings.Repeat("Matt: Roll for initiative.\nLaura: 17.\n", 130_000) // about 5 MB
 	r := start(t)
-	require.NoError(t, r.Set("context", doc))
-	require.NoError(t, r.Set("prompt", doc))
+	require.NoError(t, r.Set(testContext(t), "context", doc))
+	require.NoError(t, r.Set(testContext(t), "prompt", doc))
 	res := run(t, r, "print(len(context), context is prompt, context.count('Roll'))")
 	assert.Equal(t, fmt.Sprintf("%d True %d\n", len(doc), strings.Count(doc, "Roll")), res.Stdout)
 
@@ -156,7 +156,7 @@ func TestLargeDocumentBoundOnceUnderTwoNames(t *testing.T) {
 func TestProtectedNamesAreRestored(t *testing.T) {
 	t.Parallel()
 	r := start(t, repl.WithFunc("sub_call", countWord("roll")))
-	require.NoError(t, r.Set("context", "roll roll"))
+	require.NoError(t, r.Set(testContext(t), "context", "roll roll"))
 	res := run(t, r, "context = 'nothing'\nsub_call = lambda *a: '0'\nmine = 1")
 	assert.Equal(t, []string{"context", "sub_call"}, res.Restored)
 	assert.Equal(t, []string{"mine"}, res.Changed, "protected names are not reported as changed")
@@ -241,7 +241,7 @@ func TestClosedREPL(t *testing.T) {
 	assert.ErrorIs(t, err, repl.ErrClosed)
 	_, err = r.Get(testContext(t), "x")
 	assert.ErrorIs(t, err, repl.ErrClosed)
-	assert.ErrorIs(t, r.Set("x", 1), repl.ErrClosed)
+	assert.ErrorIs(t, r.Set(testContext(t), "x", 1), repl.ErrClosed)
 
 	var nilREPL *repl.REPL
 	assert.NoError(t, nilREPL.Close())

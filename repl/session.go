@@ -49,6 +49,10 @@ type response struct {
 	err    error
 }
 
+// processSettleTime is how long a process whose channel ended may take to
+// exit by itself before it is killed.
+const processSettleTime = 250 * time.Millisecond
+
 // startTimeout bounds a (re)start of the Python process whose context has
 // no deadline of its own.
 const startTimeout = time.Minute
@@ -248,8 +252,17 @@ func (o *owner) ensureChild(ctx context.Context) error {
 			FSize:  max(r.cfg.maxFileSize, 0),
 		},
 	}
-	c, err := launch(ctx, r.interp, r.scratch, childEnv(r.scratch, r.cfg.envAllow), init, r.log)
+	c, err := launch(ctx, launchSpec{interp: r.interp, dir: r.scratch, env: childEnv(r.scratch, r.cfg.envAllow),
+		init: init, plan: r.planSandbox(), log: r.log})
 	if err != nil {
+		if r.cfg.isolation == IsolationStrict {
+			return fmt.Errorf("%w: %w", ErrIsolation, err)
+		}
+		return err
+	}
+	layers := c.plan.layers(c.hello.Layers)
+	if err := r.checkLayers(layers); err != nil {
+		c.close()
 		return err
 	}
 	if err := o.prepare(ctx, c); err != nil {
@@ -258,6 +271,9 @@ func (o *owner) ensureChild(ctx context.Context) error {
 	}
 	o.child = c
 	o.gen++
+	info := &processInfo{pid: c.pid, layers: layers}
+	r.current.Store(info)
+	r.last.Store(info)
 	return nil
 }
 
@@ -331,6 +347,7 @@ func (o *owner) await(ctx context.Context, c *child, handle func(*childMsg) (boo
 // childEnded handles the end of the channel from the child: it died, or it
 // broke the channel.
 func (o *owner) childEnded() {
+	o.child.settle(processSettleTime)
 	excType, why := o.retire("")
 	o.lose(excType, why)
 }
@@ -351,6 +368,7 @@ func (o *owner) dropChild(excType, why string) {
 func (o *owner) retire(reason string) (excType, why string) {
 	c := o.child
 	o.child = nil
+	o.r.current.Store(nil)
 	c.close()
 	if why = reason; why == "" {
 		excType, why = c.failure()
