@@ -138,7 +138,75 @@ def safe_str(value):
     try:
         return str(value)
     except BaseException:
-        return '<unprintable %s>' % type(value).__name__
+        return '<unprintable %s>' % type_name(type(value))
+
+
+TYPE_NAME = type.__dict__['__name__']
+
+
+def type_name(t):
+    """The name of a type, read without running code of its metaclass."""
+    return TYPE_NAME.__get__(t, type)
+
+
+def inert(value, depth=0, active=()):
+    """Returns value as JSON carries it without running any Python code of
+    the cell's: exact built-in types only (a subclass of str or dict may
+    override what the JSON encoder calls), so that a Get served by the reader
+    thread can never be stalled by a cell's __str__ or __eq__. Sets come back
+    as lists; bytes, complex numbers, ranges, classes and functions as their
+    repr(); other objects as a placeholder that names their type."""
+    t = type(value)
+    if value is None or t is bool or t is str:
+        return value
+    if t is int:
+        if -(1 << 63) <= value < (1 << 63):
+            return value
+        try:
+            return int.__repr__(value)
+        except ValueError:  # more digits than sys.get_int_max_str_digits()
+            return '<int of %d bits>' % int.bit_length(value)
+    if t is float:
+        return value if math.isfinite(value) else float.__repr__(value)
+    if t in (bytes, bytearray, complex, range, type, types.FunctionType, types.BuiltinFunctionType):
+        return t.__repr__(value)  # C code that reads the object's own fields only
+    if t in (list, tuple, dict, set, frozenset):
+        if depth > 100 or any(value is a for a in active):
+            return '<%s nested too deep>' % type_name(t)
+        active = active + (value,)
+        if t is dict:
+            out = {}
+            for k, v in list(dict.items(value)):
+                tk = type(k)
+                if tk is str:
+                    key = k
+                elif k is None or tk in (bool, int, float):
+                    key = inert(k)
+                    key = key if type(key) is str else json.dumps(key)
+                else:
+                    key = '<%s object>' % type_name(tk)
+                out[key] = inert(v, depth + 1, active)
+            return out
+        return [inert(v, depth + 1, active) for v in list(value)]
+    return '<%s object>' % type_name(t)
+
+
+MAX_NAMES = 1000  # changed and restored names listed per cell
+MAX_NAME = 200  # characters of one listed name
+
+
+def cap_names(names):
+    """Sorted names, at most MAX_NAMES of them, and how many more there were."""
+    names = sorted(n if len(n) <= MAX_NAME else n[:MAX_NAME] + '...' for n in names)
+    return names[:MAX_NAMES], max(len(names) - MAX_NAMES, 0)
+
+
+def cap_text(text, limit):
+    """The first and last halves of text when it is longer than limit."""
+    if len(text) <= limit:
+        return text
+    cut = len(text) - limit
+    return text[:limit // 2] + '\n[... %d characters cut ...]\n' % cut + text[len(text) - limit // 2:]
 
 
 class Channel:
@@ -258,6 +326,39 @@ class Capture(io.TextIOBase):
     def getvalue(self):
         with self.lock:
             return ''.join(self.parts), self.cut
+
+
+class Router(io.TextIOBase):
+    """sys.stdout or sys.stderr: what a thread writes goes to the capture of
+    the running cell if the thread belongs to that cell (the main thread, or
+    a thread started since the cell began). Writes of threads an earlier cell
+    left running, and every write between cells, are dropped."""
+
+    def __init__(self, repl, index):
+        super().__init__()
+        self.repl = repl
+        self.index = index
+        self.buffer = BinaryCapture(self)
+
+    encoding = 'utf-8'
+    errors = 'strict'
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def flush(self):
+        pass
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError('write() argument must be str, not %s' % type_name(type(s)))
+        capture = self.repl.capture(self.index)
+        if capture is None:
+            return len(s)
+        return capture.write(s)
 
 
 class BinaryCapture(io.RawIOBase):
@@ -421,6 +522,109 @@ def disarm_native_loading():
     _posixsubprocess.fork_exec = fork_exec
 
 
+# ---------------------------------------------------------------- protected names
+
+EMPTY = object()  # the contents of an empty closure cell
+FREEZE_MAX = 100_000  # containers with more items are protected by identity only
+
+
+def freeze(value, budget):
+    """A deep copy of a container of exact built-in types, leaves shared, or
+    None if it holds anything else or too many items. budget is a one-item
+    list counting down."""
+    t = type(value)
+    if value is None or t in (bool, int, float, str, bytes, complex):
+        return value
+    if t not in (list, tuple, dict):
+        raise TypeError
+    budget[0] -= len(value)
+    if budget[0] < 0:
+        raise TypeError
+    if t is dict:
+        return {k: freeze(v, budget) for k, v in dict.items(value) if type(k) in (str, int, float, bool)}
+    return t(freeze(v, budget) for v in value)
+
+
+def same_plain(a, b):
+    """Compares two values built by freeze without running a cell's code."""
+    t = type(a)
+    if t is not type(b):
+        return False
+    if a is None or t in (bool, int, float, str, bytes, complex):
+        return t.__eq__(a, b) is True or (t is float and a != a and b != b)
+    if len(a) != len(b):
+        return False
+    if t is dict:
+        for k, v in dict.items(a):
+            if not dict.__contains__(b, k) or not same_plain(v, dict.__getitem__(b, k)):
+                return False
+        return True
+    return all(same_plain(x, y) for x, y in zip(a, b))
+
+
+def cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return EMPTY
+
+
+class Guard:
+    """A protected name's value, and the state of it that a cell could change
+    in place without rebinding the name: a function's code, defaults and
+    closure cells, a container's items. Checked by identity and by value."""
+
+    def __init__(self, value):
+        self.value = value
+        self.function = None
+        self.frozen = None
+        if type(value) is types.FunctionType:
+            kw = value.__kwdefaults__
+            self.function = (value.__code__, value.__defaults__, None if kw is None else dict(kw),
+                             tuple(cell_value(c) for c in value.__closure__ or ()))
+        elif type(value) in (list, tuple, dict):
+            try:
+                self.frozen = freeze(value, [FREEZE_MAX])
+            except (TypeError, RecursionError):
+                pass
+
+    def intact(self, current):
+        if current is not self.value:
+            return False
+        if self.function is not None:
+            f = self.value
+            code, defaults, kw, cells = self.function
+            if f.__code__ is not code or f.__defaults__ is not defaults:
+                return False
+            now = f.__kwdefaults__
+            if (now is None) != (kw is None) or (kw is not None and (
+                    len(now) != len(kw) or any(dict.get(now, k, EMPTY) is not v for k, v in kw.items()))):
+                return False
+            return all(cell_value(c) is v for c, v in zip(f.__closure__ or (), cells))
+        if self.frozen is not None:
+            return same_plain(self.value, self.frozen)
+        return True
+
+    def restore(self):
+        if self.function is not None:
+            f = self.value
+            code, defaults, kw, cells = self.function
+            f.__code__ = code
+            f.__defaults__ = defaults
+            f.__kwdefaults__ = None if kw is None else dict(kw)
+            for c, v in zip(f.__closure__ or (), cells):
+                if v is EMPTY:
+                    try:
+                        del c.cell_contents
+                    except ValueError:
+                        pass
+                else:
+                    c.cell_contents = v
+        elif self.frozen is not None and not same_plain(self.value, self.frozen):
+            self.value = freeze(self.frozen, [FREEZE_MAX])  # a fresh copy: the snapshot stays private
+        return self.value
+
+
 # ---------------------------------------------------------------- the REPL
 
 class Interpreter:
@@ -438,9 +642,12 @@ class Interpreter:
         self.current = 0  # id of the cell the main thread runs or last ran
         self.interrupted = 0  # id of the last cell the host interrupted
         self.cell_lock = threading.Lock()  # orders running/current against interrupts
-        self.protected = {}  # name -> object the host bound
+        self.protected = {}  # name -> Guard of the object the host bound
         self.protected_lock = threading.Lock()
         self.sandbox = None
+        self.captures = None  # (stdout, stderr) of the running cell
+        self.stale = frozenset()  # threads that existed when the running cell began
+        self.router = (Router(self, 0), Router(self, 1))
 
         module = types.ModuleType('__main__')
         module.__builtins__ = builtins
@@ -470,7 +677,22 @@ class Interpreter:
                         'concurrently and returns their results in order.' % name)
         return call
 
+    def owns_thread(self):
+        """Whether the calling thread belongs to the running cell: the main
+        thread, or a thread started since the cell began."""
+        ident = threading.get_ident()
+        return ident == MAIN_THREAD or (self.captures is not None and ident not in self.stale)
+
+    def capture(self, index):
+        captures = self.captures
+        if captures is None or not self.owns_thread():
+            return None
+        return captures[index]
+
     def call_host(self, header):
+        if not self.owns_thread():
+            raise HostError('host function %s called by a thread that an earlier cell left running'
+                            % header.get('name'))
         cid = next(self.call_ids)
         header['id'] = cid
         blob = detach_strings(header)
@@ -530,7 +752,7 @@ class Interpreter:
         name = header['name']
         if 'alias' in header:
             with self.protected_lock:
-                value = self.protected[header['alias']]
+                value = self.protected[header['alias']].value
         elif header.get('blob'):
             value = blob.decode('utf-8', 'replace') if blob is not None else ''
         else:
@@ -541,16 +763,16 @@ class Interpreter:
     def handle_get(self, header):
         name = header['name']
         try:
-            value = self.ns[name]
+            value = dict.__getitem__(self.ns, name)
         except KeyError:
             return {'undefined': True, 'error': 'name %r is not defined' % name}, b''
-        if isinstance(value, str) and len(value) >= BLOB_MIN:
+        if type(value) is str and len(value) >= BLOB_MIN:
             return {'blob': True}, utf8(value)
-        return {'value': value}, b''
+        return {'value': inert(value)}, b''
 
     def bind(self, name, value):
         with self.protected_lock:
-            self.protected[name] = value
+            self.protected[name] = Guard(value)
             self.ns[name] = value
 
     # ---- cells
@@ -588,8 +810,10 @@ class Interpreter:
         filename = '<cell %d>' % cid
         out = Capture(self.output_limit)
         err = Capture(self.output_limit)
-        sys.stdout = sys.__stdout__ = out
-        sys.stderr = sys.__stderr__ = err
+        self.stale = frozenset(sys._current_frames()) - {MAIN_THREAD}
+        self.captures = (out, err)
+        sys.stdout = sys.__stdout__ = self.router[0]
+        sys.stderr = sys.__stderr__ = self.router[1]
         before = dict(self.ns)
         self.limit_cpu()
         exc = None
@@ -621,18 +845,26 @@ class Interpreter:
             exc = None  # frees the frames (and their locals) the traceback held
             if memory and not self.has_headroom():
                 report['restart'] = 'memory exhausted'
+        # The threads this cell started and left running: from now on their
+        # output is dropped and their host calls refused.
+        self.captures = None
+        report['threads'] = len(frozenset(sys._current_frames()) - self.stale - {MAIN_THREAD})
         # list(dict.items()) copies without releasing the GIL: other threads
         # (the reader's Set, the cell's own threads) may change ns meanwhile.
+        # Names are read as exact strings: a str subclass as a key of the
+        # namespace must not run its methods here.
+        items = [(str.__str__(name), value) for name, value in list(dict.items(self.ns))
+                 if isinstance(name, str)]
         if job.get('protect'):
             with self.protected_lock:
-                for name, value in list(self.ns.items()):
+                for name, value in items:
                     if not name.startswith('__') and before.get(name, self) is not value:
-                        self.protected[name] = value
-        report['restored'] = self.restore_protected()
+                        self.protected[name] = Guard(value)
+        report['restored'], _ = cap_names(self.restore_protected())
         with self.protected_lock:
             protected = set(self.protected)
-        report['changed'] = sorted(
-            name for name, value in list(self.ns.items())
+        report['changed'], report['changed_cut'] = cap_names(
+            name for name, value in items
             if not name.startswith('__') and name not in protected
             and before.get(name, self) is not value)
         report['stdout'], report['stdout_cut'] = out.getvalue()
@@ -640,17 +872,15 @@ class Interpreter:
         return report
 
     def describe(self, exc):
+        name = type_name(type(exc))
         try:
             te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
             hide_bootstrap_frames(te)
             text = ''.join(te.format())
         except BaseException:
-            text = '%s: %s\n' % (type(exc).__name__, safe_str(exc))
-        if len(text) > self.output_limit:
-            cut = len(text) - self.output_limit
-            text = text[:self.output_limit // 2] + '\n[... %d characters cut ...]\n' % cut + \
-                text[-self.output_limit // 2:]
-        return {'type': type(exc).__name__, 'message': safe_str(exc), 'traceback': text}
+            text = '%s: %s\n' % (name, safe_str(exc))
+        return {'type': cap_text(name, MAX_NAME), 'message': cap_text(safe_str(exc), self.output_limit),
+                'traceback': cap_text(text, self.output_limit)}
 
     def has_headroom(self):
         try:
@@ -660,13 +890,15 @@ class Interpreter:
             return False
 
     def restore_protected(self):
+        """Puts back every protected name that a cell rebound, deleted or
+        changed in place, and returns their names."""
         restored = []
         with self.protected_lock:
-            for name, value in self.protected.items():
-                if self.ns.get(name, self) is not value:
-                    self.ns[name] = value
+            for name, guard in self.protected.items():
+                if not guard.intact(dict.get(self.ns, name, EMPTY)):
+                    self.ns[name] = guard.restore()
                     restored.append(name)
-        return sorted(restored)
+        return restored
 
     def reset_process_state(self):
         """Undoes what a cell may have changed about the interpreter itself."""

@@ -56,7 +56,7 @@ func (r *REPL) invoke(ctx context.Context, msg *childMsg) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("repl: no batched host function %s", msg.Name)
 		}
-		return runBatch(ctx, msg.Name, bf, fromJSONList(msg.Items))
+		return runBatch(ctx, msg.Name, bf, msg.Items)
 	}
 	fn, ok := r.cfg.funcs[msg.Name]
 	if !ok {
@@ -64,16 +64,9 @@ func (r *REPL) invoke(ctx context.Context, msg *childMsg) (any, error) {
 	}
 	var kwargs map[string]any
 	if len(msg.Kwargs) > 0 {
-		kwargs = fromJSON(msg.Kwargs).(map[string]any)
+		kwargs = msg.Kwargs
 	}
-	return callFunc(ctx, msg.Name, fn, fromJSONList(msg.Args), kwargs)
-}
-
-func fromJSONList(items []any) []any {
-	for i := range items {
-		items[i] = fromJSON(items[i])
-	}
-	return items
+	return callFunc(ctx, msg.Name, fn, msg.Args, kwargs)
 }
 
 // callFunc calls fn, turning a panic into an error: a bug in a host function

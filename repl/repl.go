@@ -45,8 +45,10 @@ type Result struct {
 	// Exception is nil when the cell ran to completion.
 	Exception *Exception
 	// Changed lists the names of user variables the cell defined or rebound,
-	// sorted.
-	Changed []string
+	// sorted: at most 1000 names of at most 200 characters (then "...").
+	// ChangedCut counts the names left out.
+	Changed    []string
+	ChangedCut int
 	// Restored lists protected names (bound with Set, WithFunc, WithBatchFunc or
 	// defined by WithPrelude) that the cell rebound or deleted and that were
 	// put back, sorted.
@@ -60,6 +62,11 @@ type Result struct {
 	// exited): protected names are bound again, other variables are lost.
 	// sys.exit() in a cell is only a SystemExit exception.
 	Restarted bool
+	// Threads counts the threads the cell started that were still running
+	// when it ended. They go on running in the process, but what they print
+	// is dropped (it never reaches a later cell's output) and their host
+	// calls are refused.
+	Threads int
 	// Duration is the wall time of the cell.
 	Duration time.Duration
 }
@@ -168,9 +175,15 @@ func (r *REPL) Set(ctx context.Context, name string, value any) error {
 }
 
 // Get returns the value of a Python variable converted to the Go kinds listed
-// at [Func]; values of other types come back as their str(). A missing name
+// at [Func]. Get never runs Python code of the cell's (a __str__, an __eq__,
+// a dict subclass's items): only values of exact built-in types are
+// converted. Sets come back as lists; bytes, complex numbers, ranges, classes
+// and functions as their repr(); integers beyond int64 and non-finite floats
+// as their text; any other object as a placeholder naming its type, such as
+// "<Counter object>" (print it in a cell to read its str()). A missing name
 // gives an error wrapping [ErrUndefined]. Get may be called while a cell
-// runs (from a host function included) and sees the variable as it is then.
+// runs (from a host function included) and sees the variable as it is then;
+// it waits for the process until ctx ends.
 func (r *REPL) Get(ctx context.Context, name string) (any, error) {
 	if r == nil {
 		return nil, ErrClosed

@@ -103,13 +103,29 @@ func TestSetAndGetConvertValues(t *testing.T) {
 	}
 
 	// Python values without a JSON form come back as described at Func.
-	run(t, r, "big = 2**70\nnan = float('nan')\nwords = {'a', 'b'} and ('x', 'y')\nobj = object\nkeys = {1: 'one'}")
+	run(t, r, `big = 2**70
+nan = float('nan')
+words = {'a', 'b'} and ('x', 'y')
+obj = object
+keys = {1: 'one', None: 2, (1, 2): 3}
+names = {'only'}
+raw = b'\x00b'
+class Loud:
+    def __str__(self):
+        while True: pass
+    __repr__ = __str__
+loud = [Loud(), 1]`)
 	for name, want := range map[string]any{
 		"big":   "1180591620717411303424",
 		"nan":   "nan",
 		"words": []any{"x", "y"},
 		"obj":   "<class 'object'>",
-		"keys":  map[string]any{"1": "one"},
+		"keys":  map[string]any{"1": "one", "null": int64(2), "<tuple object>": int64(3)},
+		"names": []any{"only"},
+		"raw":   `b'\x00b'`,
+		// Get never runs the cell's code: an object comes back as a
+		// placeholder, not as its str().
+		"loud": []any{"<Loud object>", int64(1)},
 	} {
 		got, err := r.Get(ctx, name)
 		require.NoError(t, err, name)

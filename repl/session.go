@@ -3,9 +3,7 @@ package repl
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // One goroutine, the owner, holds each REPL's child process and all state
@@ -216,9 +214,9 @@ func (o *owner) handleReply(msg *childMsg) {
 	case msg.Error != "":
 		resp.err = fmt.Errorf("repl: %s %s: %s", req.kind, req.target(), msg.Error)
 	case req.kind == reqGet && msg.Blob:
-		resp.value = strings.ToValidUTF8(string(msg.blob), string(utf8.RuneError))
+		resp.value = blobString(msg.blob)
 	case req.kind == reqGet:
-		resp.value = fromJSON(msg.Value)
+		resp.value = msg.Value
 	}
 	req.reply <- resp
 }

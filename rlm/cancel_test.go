@@ -3,6 +3,7 @@ package rlm_test
 import (
 	"context"
 	"errors"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -30,6 +31,30 @@ func waitForGoroutines(baseline int) bool {
 	return false
 }
 
+// replGone reports whether the Python process that printed "PID PIDNS" (its
+// pid and pid namespace, as it sees them) is gone. In a pid namespace of its
+// own (the REPL's default) the pid is the namespace's, so the check is that
+// no process is left in that namespace.
+func replGone(t *testing.T, printed string) bool {
+	fields := strings.Fields(printed)
+	require.Len(t, fields, 2, "%q", printed)
+	pid, err := strconv.Atoi(fields[0])
+	require.NoError(t, err)
+	own, err := os.Readlink("/proc/self/ns/pid")
+	require.NoError(t, err)
+	if fields[1] == own {
+		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	}
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	for _, e := range entries {
+		if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && ns == fields[1] {
+			return false
+		}
+	}
+	return true
+}
+
 func TestCancelDuringSubCall(t *testing.T) {
 	requirePython(t)
 	ctx, cancel := context.WithCancel(testContext(t))
@@ -41,7 +66,7 @@ func TestCancelDuringSubCall(t *testing.T) {
 		return "", ctx.Err()
 	})
 	controller := rlmtest.Replies([]string{
-		code("import os", "print(os.getpid())"),
+		code("import os", "print(os.getpid(), os.readlink('/proc/self/ns/pid'))"),
 		code("print(llm_query_batched(['wait', 'wait more']))"),
 	})
 	r, traj := newRLM(t, controller, rlmtest.Batch(worker))
@@ -58,9 +83,7 @@ func TestCancelDuringSubCall(t *testing.T) {
 	assert.Equal(t, rlm.StopCancelled, res.Stop)
 	blocks := codeBlocks(traj)
 	require.NotEmpty(t, blocks)
-	pid, perr := strconv.Atoi(strings.TrimSpace(blocks[0].Stdout))
-	require.NoError(t, perr)
-	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the REPL's Python process is gone")
+	assert.True(t, replGone(t, blocks[0].Stdout), "the REPL's Python process is gone")
 	assert.True(t, waitForGoroutines(baseline), "goroutines left behind: %d > %d", runtime.NumGoroutine(), baseline)
 }
 
