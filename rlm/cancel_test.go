@@ -31,11 +31,17 @@ func waitForGoroutines(baseline int) bool {
 	return false
 }
 
-// replGone reports whether the Python process that printed "PID PIDNS" (its
-// pid and pid namespace, as it sees them) is gone. In a pid namespace of its
-// own (the REPL's default) the pid is the namespace's, so the check is that
-// no process is left in that namespace.
-func replGone(t *testing.T, printed string) bool {
+// whoAmI is Python that prints "PID PIDNS": the pid of its process and its
+// pid namespace, as it sees them.
+const whoAmI = "import os\nprint(os.getpid(), os.readlink('/proc/self/ns/pid'))"
+
+// replProcesses returns, as the host sees them, the processes of the Python
+// process that printed whoAmI: the process itself when it shares the
+// host's pid namespace, else every process of its own namespace (the REPL's
+// default: there its pid is the namespace's, which names another process on
+// the host).
+func replProcesses(t *testing.T, printed string) []int {
+	t.Helper()
 	fields := strings.Fields(printed)
 	require.Len(t, fields, 2, "%q", printed)
 	pid, err := strconv.Atoi(fields[0])
@@ -43,16 +49,39 @@ func replGone(t *testing.T, printed string) bool {
 	own, err := os.Readlink("/proc/self/ns/pid")
 	require.NoError(t, err)
 	if fields[1] == own {
-		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			return nil
+		}
+		return []int{pid}
 	}
 	entries, err := os.ReadDir("/proc")
 	require.NoError(t, err)
+	var pids []int
 	for _, e := range entries {
 		if ns, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && ns == fields[1] {
-			return false
+			if p, err := strconv.Atoi(e.Name()); err == nil {
+				pids = append(pids, p)
+			}
 		}
 	}
-	return true
+	return pids
+}
+
+// replGone reports whether the Python process that printed whoAmI is gone.
+func replGone(t *testing.T, printed string) bool { return len(replProcesses(t, printed)) == 0 }
+
+// killREPL kills the Python process that printed whoAmI, as the kernel would
+// for lack of memory.
+func killREPL(t *testing.T, printed string) {
+	t.Helper()
+	pids := replProcesses(t, printed)
+	require.NotEmpty(t, pids, "the REPL's process is alive")
+	for _, pid := range pids {
+		// Killing a namespace's init kills the rest of it: they may be gone.
+		if err := syscall.Kill(pid, syscall.SIGKILL); !errors.Is(err, syscall.ESRCH) {
+			require.NoError(t, err)
+		}
+	}
 }
 
 func TestCancelDuringSubCall(t *testing.T) {
@@ -66,7 +95,7 @@ func TestCancelDuringSubCall(t *testing.T) {
 		return "", ctx.Err()
 	})
 	controller := rlmtest.Replies([]string{
-		code("import os", "print(os.getpid(), os.readlink('/proc/self/ns/pid'))"),
+		code(whoAmI),
 		code("print(llm_query_batched(['wait', 'wait more']))"),
 	})
 	r, traj := newRLM(t, controller, rlmtest.Batch(worker))
