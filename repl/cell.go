@@ -24,6 +24,8 @@ type cell struct {
 	callCtx     context.Context // given to host functions
 	cancelCalls context.CancelFunc
 	inflight    int // host calls not yet answered
+	// inflightBytes is the size of their messages.
+	inflightBytes int
 
 	done      *childMsg // the child's report, once it came
 	stop      stopReason

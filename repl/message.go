@@ -48,6 +48,7 @@ type childMsg struct {
 	Layers  childReport
 
 	blob []byte
+	size int // of the frame, header and blob
 }
 
 // parseMessage decodes a header, values included, within the decoding
@@ -73,7 +74,7 @@ func parseMessage(f frame) (*childMsg, error) {
 		Changed: p.strings("changed"), ChangedCut: p.int("changed_cut"), Restored: p.strings("restored"),
 		Threads: p.int("threads"),
 		Restart: p.str("restart"), Version: p.str("version"), Pid: p.int("pid"),
-		blob: f.blob,
+		blob: f.blob, size: len(f.header) + len(f.blob),
 	}
 	for _, b := range p.list("blobs") {
 		ref := fields{h: asObject(b, &p.err)}
