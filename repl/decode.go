@@ -3,9 +3,11 @@ package repl
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The child is hostile: what it writes is decoded here, not by
@@ -48,9 +50,14 @@ type jsonDecoder struct {
 	pos    int
 	budget int64
 	depth  int
+	// stack holds the items of the arrays being read, so that each array
+	// is allocated once at its exact size; it grows by doubling.
+	stack []any
 }
 
 // decodeJSON parses one JSON value that fills data, within budget bytes.
+// The strings it returns may share data's memory: data must not be written
+// afterwards.
 func decodeJSON(data []byte, budget int64) (any, error) {
 	d := &jsonDecoder{data: data, budget: budget}
 	v, err := d.value()
@@ -62,6 +69,143 @@ func decodeJSON(data []byte, budget int64) (any, error) {
 		return nil, d.syntax("data after the value")
 	}
 	return v, nil
+}
+
+// decodeSkeleton parses a header object too large to decode whole: the
+// values of the keys in skip are checked for syntax and left out, the other
+// fields decoded as usual.
+func decodeSkeleton(data []byte, skip ...string) (map[string]any, error) {
+	d := &jsonDecoder{data: data, budget: minDecodeBudget}
+	d.space()
+	if d.pos >= len(d.data) || d.data[d.pos] != '{' {
+		return nil, d.syntax("expected an object")
+	}
+	d.pos++
+	m := map[string]any{}
+	for first := true; ; first = false {
+		d.space()
+		if first && d.pos < len(d.data) && d.data[d.pos] == '}' {
+			d.pos++
+			return m, nil
+		}
+		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+			return nil, d.syntax("expected a key")
+		}
+		k, _, err := d.string()
+		if err != nil {
+			return nil, err
+		}
+		d.space()
+		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+			return nil, d.syntax("expected :")
+		}
+		d.pos++
+		if slices.Contains(skip, k) {
+			err = d.skip()
+		} else {
+			m[k], err = d.value()
+		}
+		if err != nil {
+			return nil, err
+		}
+		d.space()
+		if d.pos >= len(d.data) {
+			return nil, d.syntax("unterminated object")
+		}
+		if d.data[d.pos] == '}' {
+			d.pos++
+			return m, nil
+		}
+		if d.data[d.pos] != ',' {
+			return nil, d.syntax("expected , or }")
+		}
+		d.pos++
+	}
+}
+
+// skip passes over one value, checking its syntax, allocating nothing for
+// it.
+func (d *jsonDecoder) skip() error {
+	d.space()
+	if d.pos >= len(d.data) {
+		return d.syntax("unexpected end")
+	}
+	switch c := d.data[d.pos]; {
+	case c == '{' || c == '[':
+		if err := d.enter(); err != nil {
+			return err
+		}
+		defer func() { d.depth-- }()
+		end := byte(']')
+		if c == '{' {
+			end = '}'
+		}
+		d.pos++
+		d.space()
+		if d.pos < len(d.data) && d.data[d.pos] == end {
+			d.pos++
+			return nil
+		}
+		for {
+			if end == '}' {
+				d.space()
+				if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+					return d.syntax("expected a key")
+				}
+				if err := d.skipString(); err != nil {
+					return err
+				}
+				d.space()
+				if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+					return d.syntax("expected :")
+				}
+				d.pos++
+			}
+			if err := d.skip(); err != nil {
+				return err
+			}
+			d.space()
+			if d.pos >= len(d.data) {
+				return d.syntax("unterminated value")
+			}
+			if d.data[d.pos] == end {
+				d.pos++
+				return nil
+			}
+			if d.data[d.pos] != ',' {
+				return d.syntax("expected a separator")
+			}
+			d.pos++
+		}
+	case c == '"':
+		return d.skipString()
+	case c == '-' || ('0' <= c && c <= '9'):
+		_, err := d.number()
+		return err
+	case d.literal("true"), d.literal("false"), d.literal("null"):
+		return nil
+	}
+	return d.syntax("unexpected character")
+}
+
+// skipString passes over a string; escapes are not checked beyond their
+// length, since the value is dropped.
+func (d *jsonDecoder) skipString() error {
+	d.pos++
+	for d.pos < len(d.data) {
+		switch c := d.data[d.pos]; {
+		case c == '"':
+			d.pos++
+			return nil
+		case c == '\\':
+			d.pos += 2
+		case c < 0x20:
+			return d.syntax("control character in string")
+		default:
+			d.pos++
+		}
+	}
+	return d.syntax("unterminated string")
 }
 
 func (d *jsonDecoder) charge(n int64) error {
@@ -98,11 +242,11 @@ func (d *jsonDecoder) value() (any, error) {
 	case c == '[':
 		return d.array()
 	case c == '"':
-		s, err := d.string()
+		s, copied, err := d.string()
 		if err != nil {
 			return nil, err
 		}
-		return s, d.charge(costString + int64(len(s)))
+		return s, d.charge(costString + copied)
 	case c == '-' || ('0' <= c && c <= '9'):
 		if err := d.charge(costNumber); err != nil {
 			return nil, err
@@ -142,22 +286,26 @@ func (d *jsonDecoder) array() (any, error) {
 	if err := d.charge(costSlice); err != nil {
 		return nil, err
 	}
-	items := []any{}
 	d.space()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
-		return items, nil
+		return []any{}, nil
 	}
+	mark := len(d.stack)
 	for {
 		v, err := d.value()
 		if err != nil {
 			return nil, err
 		}
-		before := cap(items)
-		items = append(items, v)
-		if err := d.charge(costSlot * int64(cap(items)-before)); err != nil {
-			return nil, err
+		if len(d.stack) == cap(d.stack) {
+			grown := make([]any, len(d.stack), max(2*cap(d.stack), 64))
+			copy(grown, d.stack)
+			if err := d.charge(costSlot * int64(cap(grown)-cap(d.stack))); err != nil {
+				return nil, err
+			}
+			d.stack = grown
 		}
+		d.stack = append(d.stack, v)
 		d.space()
 		if d.pos >= len(d.data) {
 			return nil, d.syntax("unterminated array")
@@ -167,7 +315,11 @@ func (d *jsonDecoder) array() (any, error) {
 			d.pos++
 		case ']':
 			d.pos++
-			return items, nil
+			items := make([]any, len(d.stack)-mark)
+			copy(items, d.stack[mark:])
+			clear(d.stack[mark:])
+			d.stack = d.stack[:mark]
+			return items, d.charge(costSlot * int64(len(items)))
 		default:
 			return nil, d.syntax("expected , or ]")
 		}
@@ -194,11 +346,11 @@ func (d *jsonDecoder) object() (any, error) {
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return nil, d.syntax("expected a key")
 		}
-		k, err := d.string()
+		k, copied, err := d.string()
 		if err != nil {
 			return nil, err
 		}
-		if err := d.charge(costMapEntry + int64(len(k))); err != nil {
+		if err := d.charge(costMapEntry + copied); err != nil {
 			return nil, err
 		}
 		d.space()
@@ -278,17 +430,19 @@ func (d *jsonDecoder) number() (any, error) {
 	return f, nil
 }
 
-// string reads a JSON string; d.data[d.pos] is its opening quote.
-func (d *jsonDecoder) string() (string, error) {
+// string reads a JSON string; d.data[d.pos] is its opening quote. copied is
+// the number of bytes it allocated: none when the string shares data.
+func (d *jsonDecoder) string() (s string, copied int64, err error) {
 	d.pos++
 	start := d.pos
-	// Fast path: printable ASCII and valid UTF-8 with no escape.
+	// Fast path: valid UTF-8 with no escape, which the string shares with
+	// the header rather than copies (the header is never written again).
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
 		if c == '"' {
-			s := string(d.data[start:d.pos])
+			s := unsafe.String(unsafe.SliceData(d.data[start:]), d.pos-start)
 			d.pos++
-			return s, nil
+			return s, 0, nil
 		}
 		if c == '\\' || c < 0x20 {
 			break
@@ -309,12 +463,12 @@ func (d *jsonDecoder) string() (string, error) {
 		switch {
 		case c == '"':
 			d.pos++
-			return string(buf), nil
+			return string(buf), int64(len(buf)), nil
 		case c < 0x20:
-			return "", d.syntax("control character in string")
+			return "", 0, d.syntax("control character in string")
 		case c == '\\':
 			if d.pos+1 >= len(d.data) {
-				return "", d.syntax("unterminated escape")
+				return "", 0, d.syntax("unterminated escape")
 			}
 			e := d.data[d.pos+1]
 			d.pos += 2
@@ -334,14 +488,14 @@ func (d *jsonDecoder) string() (string, error) {
 			case 'u':
 				r, ok := d.hex4()
 				if !ok {
-					return "", d.syntax("bad \\u escape")
+					return "", 0, d.syntax("bad \\u escape")
 				}
 				if utf16.IsSurrogate(r) {
 					r2 := utf8.RuneError
 					save := d.pos
 					if d.literal(`\u`) {
 						if r2, ok = d.hex4(); !ok {
-							return "", d.syntax("bad \\u escape")
+							return "", 0, d.syntax("bad \\u escape")
 						}
 					}
 					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
@@ -353,7 +507,7 @@ func (d *jsonDecoder) string() (string, error) {
 				}
 				buf = utf8.AppendRune(buf, r)
 			default:
-				return "", d.syntax("bad escape")
+				return "", 0, d.syntax("bad escape")
 			}
 		case c < utf8.RuneSelf:
 			buf = append(buf, c)
@@ -368,7 +522,7 @@ func (d *jsonDecoder) string() (string, error) {
 			d.pos += size
 		}
 	}
-	return "", d.syntax("unterminated string")
+	return "", 0, d.syntax("unterminated string")
 }
 
 func (d *jsonDecoder) hex4() (rune, bool) {

@@ -102,7 +102,7 @@ func TestDecodeBudget(t *testing.T) {
 	list := []byte("[" + strings.Repeat(`"a",`, 1<<20) + `"a"]`) // 4 MiB of JSON
 	_, err := decodeJSON(list, int64(len(list)))
 	assert.ErrorIs(t, err, errTooLarge)
-	v, err := decodeJSON(list, 64<<20)
+	v, err := decodeJSON(list, 128<<20)
 	require.NoError(t, err)
 	assert.Len(t, v, 1<<20+1)
 

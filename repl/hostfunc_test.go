@@ -362,3 +362,29 @@ func TestGetAndSetFromAHostFunction(t *testing.T) {
 	require.NotNil(t, res.Exception, "an Exec from inside a cell fails instead of deadlocking")
 	assert.Equal(t, "HostError", res.Exception.Type)
 }
+
+// A list of many tiny items would cost the host far more than its message
+// as Go values: the call fails with a clear error before the memory is
+// spent, and the process goes on.
+func TestHostCallTooLargeToDecode(t *testing.T) {
+	t.Parallel()
+	called := false
+	r := start(t, repl.WithFunc("take", func(context.Context, []any, map[string]any) (any, error) {
+		called = true
+		return nil, nil
+	}))
+	res, err := r.Exec(testContext(t), "take(['a'] * 4_000_000)") // 20 MB of JSON
+	require.NoError(t, err)
+	require.NotNil(t, res.Exception)
+	assert.Equal(t, "HostError", res.Exception.Type)
+	assert.Contains(t, res.Exception.Message, "too large")
+	assert.False(t, res.Restarted)
+	assert.False(t, called)
+	res = run(t, r, "take(['a'] * 1000)\nprint('ok')")
+	assert.Equal(t, "ok\n", res.Stdout)
+	assert.True(t, called)
+
+	run(t, r, "huge = [0.5] * 3_000_000")
+	_, err = r.Get(testContext(t), "huge")
+	assert.ErrorContains(t, err, "too large")
+}

@@ -2,6 +2,7 @@ package repl
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -49,7 +50,13 @@ type childMsg struct {
 
 	blob []byte
 	size int // of the frame, header and blob
+	// tooLarge: the values would take more memory than the decoding budget
+	// allows; only Op, ID and Name are set.
+	tooLarge bool
 }
+
+// valueFields are the fields of a header that carry Python values.
+var valueFields = []string{"args", "kwargs", "items", "value"}
 
 // parseMessage decodes a header, values included, within the decoding
 // budget of the frame (see decodeBudget). A header that is not what the
@@ -57,6 +64,20 @@ type childMsg struct {
 // errTooLarge.
 func parseMessage(f frame) (*childMsg, error) {
 	v, err := decodeJSON(f.header, decodeBudget(len(f.header)))
+	if errors.Is(err, errTooLarge) {
+		// Read what says which call or request it is, so that it can be
+		// answered with an error rather than end the process.
+		h, err := decodeSkeleton(f.header, valueFields...)
+		if err != nil {
+			return nil, err
+		}
+		p := fields{h: h}
+		m := &childMsg{Op: p.str("op"), ID: p.int("id"), Name: p.str("name"), tooLarge: true, size: len(f.header) + len(f.blob)}
+		if p.err != nil {
+			return nil, p.err
+		}
+		return m, nil
+	}
 	if err != nil {
 		return nil, err
 	}

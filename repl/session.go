@@ -177,6 +177,16 @@ func (o *owner) handleFrame(f frame) {
 		o.protocolError(err)
 		return
 	}
+	switch {
+	case msg.tooLarge && msg.Op == "call":
+		o.child.send(retErrorFrame(msg.ID, fmt.Sprintf("repl: the arguments of %s are too large: as Go values they would take more than %d bytes (send long text as one string, which travels raw)", msg.Name, decodeBudget(msg.size))))
+		return
+	case msg.tooLarge && msg.Op == "reply":
+		// handleReply reports it to the waiting request.
+	case msg.tooLarge:
+		o.protocolError(fmt.Errorf("%w: %s message too large to decode", errProtocol, msg.Op))
+		return
+	}
 	switch msg.Op {
 	case "reply":
 		o.handleReply(msg)
@@ -213,6 +223,8 @@ func (o *owner) handleReply(msg *childMsg) {
 		resp.err = fmt.Errorf("repl: %s %s: %w", req.kind, req.target(), ErrUndefined)
 	case msg.Error != "":
 		resp.err = fmt.Errorf("repl: %s %s: %s", req.kind, req.target(), msg.Error)
+	case msg.tooLarge:
+		resp.err = fmt.Errorf("repl: %s %s: %w", req.kind, req.target(), errTooLarge)
 	case req.kind == reqGet && msg.Blob:
 		resp.value = blobString(msg.blob)
 	case req.kind == reqGet:
