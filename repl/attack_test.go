@@ -57,6 +57,21 @@ _f.f_globals['Sandbox'].hook.__code__ = (lambda self, event, args: None).__code_
 del _s, _f
 `
 
+// freshModule loads the module name a second time, as a new module object
+// bound to fresh: an extension module under another name (its init
+// function is found by the last part of the name), a built-in one through
+// its spec. Neither runs the bootstrap's disarming, nor raises the audit
+// event of an import of name.
+func freshModule(name string) string {
+	return fmt.Sprintf(`import importlib.util
+spec = importlib.util.find_spec(%[1]q)
+if spec.origin != 'built-in':
+    spec = importlib.util.spec_from_file_location('fresh.' + %[1]q, spec.origin)
+fresh = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fresh)
+`, name)
+}
+
 // attackEnv is what the host holds that the attacks aim at.
 type attackEnv struct {
 	victimDir string // readable by the REPL (WithReadPaths), never writable
@@ -200,19 +215,14 @@ func TestAttacksAreContainedByTheKernel(t *testing.T) {
 	}{
 		// A native extension module loaded a second time under another name
 		// is a fresh copy, with none of the bootstrap's disarming.
-		{name: "_posixsubprocess reloaded under another name runs a shell", need: []layer{needSeccomp},
-			code: `import importlib.util, subprocess, _posixsubprocess
-spec = importlib.util.spec_from_file_location('fresh._posixsubprocess', _posixsubprocess.__file__)
-fresh = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fresh)
+		{name: "_posixsubprocess loaded again runs a shell", need: []layer{needSeccomp},
+			code: freshModule("_posixsubprocess") + `import subprocess
 subprocess._fork_exec = fresh.fork_exec  # Python 3.11 and later
 subprocess._posixsubprocess = fresh      # earlier versions
 subprocess.run(['/bin/sh', '-c', 'echo pwned > ` + env.outside + `'], close_fds=True)`,
 			excType: refused, excText: "Operation not permitted"},
-		{name: "_ctypes reloaded under another name calls fork, system and execve", need: []layer{needSeccomp},
-			code: `import importlib.util, _ctypes
-spec = importlib.util.spec_from_file_location('fresh._ctypes', _ctypes.__file__)
-spec.loader.exec_module(importlib.util.module_from_spec(spec))
+		{name: "_ctypes loaded again calls fork, system and execve", need: []layer{needSeccomp},
+			code: freshModule("_ctypes") + `
 import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
 print(libc.fork(), ctypes.get_errno())
