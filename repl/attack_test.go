@@ -543,3 +543,42 @@ func TestIsolationLevels(t *testing.T) {
 	assert.True(t, slices.Equal([]string{"user", "mount", "pid", "net", "ipc", "uts", "cgroup"}, ls.Namespaces))
 	assert.Contains(t, ls.String(), "landlock ABI")
 }
+
+// A cgroup given with WithCgroup that cannot hold the REPL's cgroups is a
+// missing layer: strict refuses, best effort reports it. Where
+// RLM_TEST_CGROUP names a delegated cgroup v2 directory, the process runs
+// in a cgroup of its own under it, with the memory and task limits, and the
+// cgroup goes with the process.
+func TestCgroup(t *testing.T) {
+	t.Parallel()
+	notCgroup := t.TempDir()
+	_, err := repl.Start(testContext(t), append(testOptions(t), repl.WithCgroup(notCgroup), repl.WithIsolation(repl.IsolationStrict))...)
+	require.ErrorIs(t, err, repl.ErrIsolation)
+	assert.ErrorContains(t, err, "not a cgroup v2 directory")
+	r := start(t, repl.WithCgroup(notCgroup))
+	assert.Empty(t, r.Layers().Cgroup)
+	assert.Contains(t, strings.Join(r.Layers().Missing, "; "), "cgroup: ")
+	run(t, r, "x = 1")
+
+	parent := os.Getenv("RLM_TEST_CGROUP")
+	if parent == "" {
+		t.Skip("set RLM_TEST_CGROUP to a delegated cgroup v2 directory (memory and pids in its cgroup.subtree_control) to run the rest")
+	}
+	r = start(t, repl.WithCgroup(parent), repl.WithIsolation(repl.IsolationStrict), repl.WithMemoryLimit(512<<20), repl.WithMaxProcesses(64))
+	dir := r.Layers().Cgroup
+	require.NotEmpty(t, dir)
+	assert.Equal(t, parent, filepath.Dir(dir))
+	for file, want := range map[string]string{"memory.max": strconv.Itoa(512<<20 + repl.DefaultScratchQuota), "pids.max": "64"} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		require.NoError(t, err)
+		assert.Equal(t, want, strings.TrimSpace(string(data)), file)
+	}
+	procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	require.NoError(t, err)
+	assert.Len(t, strings.Fields(string(procs)), 2, "the init and the REPL")
+	res, err := r.Exec(testContext(t), "import threading, time\nfor _ in range(100):\n    threading.Thread(target=time.sleep, args=(1,)).start()")
+	require.NoError(t, err)
+	require.NotNil(t, res.Exception, "pids.max stops the threads")
+	require.NoError(t, r.Close())
+	assert.NoDirExists(t, dir, "the cgroup is removed with its process")
+}

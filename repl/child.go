@@ -94,6 +94,7 @@ type child struct {
 	fromChild *os.File
 	output    *os.File // read end of the child's fd 1 and 2
 	status    *os.File // read end of the init's status pipe
+	cgroup    *processCgroup
 
 	frames  chan frame // closed when the channel from the child ends
 	readErr error      // why frames was closed; read after it is closed
@@ -203,10 +204,28 @@ func (c *child) start(interp interpreter, dir string, env []string) error {
 	if c.plan.namespaces {
 		namespaceAttr(c.cmd.SysProcAttr)
 	}
+	if c.plan.cgroupParent != "" && c.plan.noCgroup == "" {
+		cg, err := newProcessCgroup(c.plan.cgroupParent, c.plan.cgroupMemory, c.plan.cgroupTasks)
+		if err != nil {
+			closeFiles(childEnds)
+			closeFiles(hostEnds)
+			if c.plan.level == IsolationStrict {
+				return fmt.Errorf("repl: start: %w", err)
+			}
+			c.plan.noCgroup = err.Error()
+			return c.start(interp, dir, env)
+		}
+		cg.attach(c.cmd.SysProcAttr)
+		c.cgroup = cg
+		c.plan.cgroupDir = cg.dir
+	}
 	err = c.cmd.Start()
 	closeFiles(childEnds) // the child has its copies
+	c.cgroup.started()
 	if err != nil {
 		closeFiles(hostEnds)
+		c.cgroup.remove()
+		c.cgroup, c.plan.cgroupDir = nil, ""
 		if c.plan.namespaces {
 			return fmt.Errorf("repl: start in new namespaces: %w", err)
 		}
@@ -307,6 +326,7 @@ func (c *child) reap() {
 	_ = c.cmd.Wait()
 	c.state = c.cmd.ProcessState
 	c.readStatus()
+	c.cgroup.remove()
 	close(c.exited)
 }
 

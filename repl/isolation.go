@@ -208,6 +208,12 @@ type sandboxPlan struct {
 	landlock     *landlockPlan
 	seccomp      bool
 	unavailable  []string // layers this host cannot offer at all, with the reason
+
+	cgroupParent string // where the process's cgroup goes; "" for none
+	cgroupMemory int64  // its memory.max, 0 for none
+	cgroupTasks  int    // its pids.max
+	cgroupDir    string // the cgroup the process started in
+	noCgroup     string // why it did not, when one was planned
 }
 
 // planSandbox decides the layers for a new process of r.
@@ -228,7 +234,37 @@ func (r *REPL) planSandbox() sandboxPlan {
 	if p.seccomp = seccompSupported(); !p.seccomp {
 		p.unavailable = append(p.unavailable, "seccomp: no filter for this architecture")
 	}
+	if r.cgroupErr != nil {
+		p.unavailable = append(p.unavailable, "cgroup: "+r.cgroupErr.Error())
+	}
+	if p.cgroupParent = r.cgroupParent; p.cgroupParent != "" {
+		if r.cfg.memoryLimit > 0 {
+			p.cgroupMemory = r.cfg.memoryLimit + p.scratchQuota
+		}
+		p.cgroupTasks = cgroupTasks
+		if r.cfg.maxProcesses > 0 {
+			p.cgroupTasks = r.cfg.maxProcesses
+		}
+	}
 	return p
+}
+
+// chooseCgroup decides, once per REPL, the cgroup v2 directory its
+// processes' cgroups go under: the one given with WithCgroup, which must be
+// usable, or the host's own if it delegates the controllers.
+func (r *REPL) chooseCgroup() {
+	if r.cfg.isolation == IsolationHookOnly {
+		return
+	}
+	if dir := r.cfg.cgroup; dir != "" {
+		if r.cgroupErr = checkCgroup(dir); r.cgroupErr == nil {
+			r.cgroupParent = dir
+		}
+		return
+	}
+	if dir := findCgroup(); dir != "" && checkCgroup(dir) == nil {
+		r.cgroupParent = dir
+	}
 }
 
 // confinement is the plan sent to the bootstrap for a process that sees
@@ -277,6 +313,9 @@ func (p sandboxPlan) layers(rep childReport) Layers {
 	}
 	if p.scratchQuota > 0 && p.namespaces {
 		l.DiskQuota = rep.ScratchQuota
+	}
+	if l.Cgroup = p.cgroupDir; p.noCgroup != "" {
+		missing = append(missing, "cgroup: "+p.noCgroup)
 	}
 	fail := func(layer string) {
 		why := rep.Errors[layer]

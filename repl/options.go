@@ -30,6 +30,7 @@ type config struct {
 	scratchDir     string
 	scratchQuota   int64
 	isolation      Isolation
+	cgroup         string
 	logger         *slog.Logger
 }
 

@@ -89,6 +89,10 @@ type REPL struct {
 	// by Close.
 	ownScratch bool
 	readRoots  []string
+	// cgroupParent is the cgroup v2 directory under which each process gets
+	// a cgroup, "" for none; cgroupErr says why WithCgroup's is unusable.
+	cgroupParent string
+	cgroupErr    error
 
 	current atomic.Pointer[processInfo] // the live process, nil between processes
 	last    atomic.Pointer[processInfo] // the last process started
@@ -130,6 +134,7 @@ func Start(ctx context.Context, opts ...Option) (*REPL, error) {
 		return nil, err
 	}
 	r.readRoots = readRoots(r.scratch, slices.Concat(interp.path, cfg.readPaths, existingPaths(systemReadPaths)))
+	r.chooseCgroup()
 	r.life, r.stop = context.WithCancel(context.Background())
 	o := newOwner(r)
 	if err := o.ensureChild(ctx); err != nil {
