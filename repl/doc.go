@@ -146,7 +146,10 @@
 //     [WithScratchQuota] bytes (default 256 MiB): a real disk quota, which
 //     also bounds the memory files can hold outside RLIMIT_AS. /proc is the
 //     new pid namespace's.
-//  3. Resource limits, as above.
+//  3. Resource limits, as above, and where the host has a cgroup v2 to
+//     delegate ([WithCgroup]), a cgroup of the process's own, entered at
+//     clone, that bounds its memory (page cache, tmpfs and shared memory
+//     included), swap and tasks.
 //  4. Capabilities: every set is emptied, the bounding set included.
 //  5. no_new_privs.
 //  6. Landlock (the ABI the kernel offers, up to what the package knows):
@@ -207,9 +210,9 @@
 // and times of files elsewhere (Landlock governs opening, not stat or
 // readlink); call the host functions it was given with any arguments, which
 // is how a prompt injection reaches a model; and attack the kernel through
-// the system calls the filter allows. Memory is limited per process by
-// RLIMIT_AS and the tmpfs quota, not by a cgroup, so kernel memory (pipe
-// buffers, page tables) is not counted. When the host runs as root, the
+// the system calls the filter allows. Without a delegated cgroup, memory is
+// limited per process by RLIMIT_AS and the tmpfs quota only, so kernel
+// memory (pipe buffers, page tables) is not counted. When the host runs as root, the
 // process is uid 0 mapped to the host's root: it has no capability, but
 // owns root's files as far as permission bits go, and Landlock is what
 // keeps it out of them.
