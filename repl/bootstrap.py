@@ -1034,11 +1034,13 @@ def enter_namespaces(plan, status_fd, report):
     if not plan.get('namespaces'):
         os.close(status_fd)
         return
+    if os.getpid() != 1:
+        os.close(status_fd)
+        report['errors']['mounts'] = 'not the first process of a new pid namespace (pid %d)' % os.getpid()
+        return
     kernel = Kernel(plan['syscalls'])
     mount = plan['syscalls']['mount']
     try:
-        if os.getpid() != 1:
-            raise OSError('not the first process of a new pid namespace (pid %d)' % os.getpid())
         kernel.call(mount, None, b'/', None, MS_REC | MS_PRIVATE, None)
         quota = plan.get('scratch_quota', 0)
         if quota > 0:

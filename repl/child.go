@@ -140,11 +140,10 @@ func launch(ctx context.Context, spec launchSpec) (*child, error) {
 		return nil, fmt.Errorf("repl: start: %w", err)
 	}
 	if err := c.start(spec.interp, spec.dir, spec.env); err != nil {
-		if !c.plan.namespaces || c.plan.level == IsolationStrict {
+		if !errors.Is(err, ErrIsolation) || c.plan.level == IsolationStrict {
 			return nil, err
 		}
 		c.plan.namespaces = false
-		c.plan.noNamespaces = err.Error()
 		if err := c.start(spec.interp, spec.dir, spec.env); err != nil {
 			return nil, err
 		}
@@ -210,7 +209,7 @@ func (c *child) start(interp interpreter, dir string, env []string) error {
 			closeFiles(childEnds)
 			closeFiles(hostEnds)
 			if c.plan.level == IsolationStrict {
-				return fmt.Errorf("repl: start: %w", err)
+				return fmt.Errorf("%w: %w", ErrIsolation, err)
 			}
 			c.plan.noCgroup = err.Error()
 			return c.start(interp, dir, env)
@@ -226,8 +225,11 @@ func (c *child) start(interp interpreter, dir string, env []string) error {
 		closeFiles(hostEnds)
 		c.cgroup.remove()
 		c.cgroup, c.plan.cgroupDir = nil, ""
-		if c.plan.namespaces {
-			return fmt.Errorf("repl: start in new namespaces: %w", err)
+		if c.plan.namespaces && !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.EACCES) {
+			// clone refused the namespaces (EPERM, EINVAL, ENOSPC...), not
+			// the interpreter missing or unrunnable.
+			c.plan.noNamespaces = err.Error()
+			return fmt.Errorf("%w: start in new namespaces: %w", ErrIsolation, err)
 		}
 		return fmt.Errorf("%w: start %s: %w", ErrNoPython, interp.executable, err)
 	}

@@ -265,9 +265,6 @@ func (o *owner) ensureChild(ctx context.Context) error {
 	c, err := launch(ctx, launchSpec{interp: r.interp, dir: r.scratch, env: childEnv(r.scratch, r.cfg.envAllow),
 		init: init, plan: r.planSandbox(), log: r.log})
 	if err != nil {
-		if r.cfg.isolation == IsolationStrict {
-			return fmt.Errorf("%w: %w", ErrIsolation, err)
-		}
 		return err
 	}
 	layers := c.plan.layers(c.hello.Layers)
