@@ -762,9 +762,12 @@ class Interpreter:
 
     def handle_get(self, header):
         name = header['name']
-        try:
-            value = dict.__getitem__(self.ns, name)
-        except KeyError:
+        # A scan rather than a lookup: a lookup may call __eq__ of a key a
+        # cell planted (a str subclass with the same hash).
+        for key, value in list(dict.items(self.ns)):
+            if type(key) is str and str.__eq__(key, name):
+                break
+        else:
             return {'undefined': True, 'error': 'name %r is not defined' % name}, b''
         if type(value) is str and len(value) >= BLOB_MIN:
             return {'blob': True}, utf8(value)
@@ -814,7 +817,9 @@ class Interpreter:
         self.captures = (out, err)
         sys.stdout = sys.__stdout__ = self.router[0]
         sys.stderr = sys.__stderr__ = self.router[1]
-        before = dict(self.ns)
+        # Exact strings only: a lookup in a dict holding a key a cell planted
+        # (a str subclass) could call its __eq__.
+        before = {k: v for k, v in list(dict.items(self.ns)) if type(k) is str}
         self.limit_cpu()
         exc = None
         try:
@@ -853,8 +858,10 @@ class Interpreter:
         # (the reader's Set, the cell's own threads) may change ns meanwhile.
         # Names are read as exact strings: a str subclass as a key of the
         # namespace must not run its methods here.
-        items = [(str.__str__(name), value) for name, value in list(dict.items(self.ns))
-                 if isinstance(name, str)]
+        items = list(dict.items(self.ns))
+        if any(type(name) is not str for name, _ in items):
+            self.purge_keys(items)
+        items = [(name, value) for name, value in items if type(name) is str]
         if job.get('protect'):
             with self.protected_lock:
                 for name, value in items:
@@ -888,6 +895,16 @@ class Interpreter:
             return True
         except MemoryError:
             return False
+
+    def purge_keys(self, items):
+        """Keeps only exact strings as the namespace's keys, so that looking
+        a name up (a Set from the reader thread) can never call the __eq__
+        of a key a cell planted. Clearing and refilling calls no such code."""
+        with self.protected_lock:
+            dict.clear(self.ns)
+            for name, value in items:
+                if type(name) is str:
+                    dict.__setitem__(self.ns, name, value)
 
     def restore_protected(self):
         """Puts back every protected name that a cell rebound, deleted or

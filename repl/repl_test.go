@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -312,4 +313,43 @@ func TestOutputIsCapped(t *testing.T) {
 
 func pyString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// A key a cell plants in its namespace, a str subclass with the hash of a
+// name and an __eq__ that never returns, cannot stall Get while the cell
+// runs, nor Set after it: the bridge never compares it.
+func TestPlantedKeysCannotStallTheBridge(t *testing.T) {
+	t.Parallel()
+	r := start(t)
+	done := make(chan repl.Result, 1)
+	go func() {
+		res, err := r.Exec(testContext(t), `import time
+armed = [False]
+class Evil(str):
+    def __hash__(self):
+        return hash('target')
+    def __eq__(self, other):
+        while armed[0]: pass
+        return False
+target = 'value'
+globals()[Evil('planted')] = 1
+armed[0] = True
+time.sleep(1)`)
+		assert.NoError(t, err)
+		done <- res
+	}()
+	ctx, cancel := context.WithTimeout(testContext(t), 30*time.Second)
+	defer cancel()
+	require.True(t, eventually(func() bool {
+		v, err := r.Get(ctx, "armed")
+		return err == nil && fmt.Sprint(v) == "[true]"
+	}))
+	got, err := r.Get(ctx, "target")
+	require.NoError(t, err)
+	assert.Equal(t, "value", got)
+	res := <-done
+	require.Nil(t, res.Exception)
+	require.NoError(t, r.Set(ctx, "target", "new"))
+	res = run(t, r, "print(target, [k for k in globals() if type(k) is not str])")
+	assert.Equal(t, "new []\n", res.Stdout)
 }
