@@ -397,9 +397,12 @@ print(libc.unshare(0x10000000), ctypes.get_errno())`, stdout: "-1 1\n"},
 // identity: the protection compares values too, restores and reports it.
 func TestProtectedFunctionsAreCheckedByValue(t *testing.T) {
 	t.Parallel()
-	r := start(t, repl.WithFunc("sub_call", countWord("roll")), repl.WithPrelude("def helper(x, scale=2):\n    return x * scale"))
+	r := start(t, repl.WithFunc("sub_call", countWord("roll")),
+		repl.WithPrelude("def helper(x, scale=2):\n    return x * scale\ntable = {(1, 2): 'tuple key'}"))
 	require.NoError(t, r.Set(testContext(t), "context", "roll roll"))
 	require.NoError(t, r.Set(testContext(t), "names", []string{"a", "b"}))
+	res := run(t, r, "x = 1")
+	assert.Empty(t, res.Restored, "a protected value nothing changed is not restored")
 	for _, code := range []string{
 		// Two free variables, as the host function has.
 		"def forge(name, self):\n    return lambda *a, **k: ('forged', name, self)[0]\nsub_call.__code__ = forge(1, 2).__code__",

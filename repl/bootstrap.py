@@ -541,7 +541,9 @@ def freeze(value, budget):
     if budget[0] < 0:
         raise TypeError
     if t is dict:
-        return {k: freeze(v, budget) for k, v in dict.items(value) if type(k) in (str, int, float, bool)}
+        if any(type(k) not in (str, int, float, bool) for k in dict.keys(value)):
+            raise TypeError
+        return {k: freeze(v, budget) for k, v in dict.items(value)}
     return t(freeze(v, budget) for v in value)
 
 
