@@ -27,7 +27,9 @@ type renderCase struct {
 
 // conversations are the cases every template is rendered on.
 func conversations() []renderCase {
-	msg := func(role, content string) map[string]string { return map[string]string{"role": role, "content": content} }
+	msg := func(role, content string) map[string]string {
+		return map[string]string{"role": role, "content": content}
+	}
 	convs := [][]map[string]string{
 		{msg("user", "Hi")},
 		{msg("system", "Answer in one word."), msg("user", "Who rolled the natural 20?")},
