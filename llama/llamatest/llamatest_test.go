@@ -309,13 +309,14 @@ func TestShapes(t *testing.T) {
 }
 
 // TestShapeWithFewLayers writes a Qwen2.5-0.5B-wide model with one layer
-// and the byte vocabulary padded to Qwen's 151,936 rows, tied embeddings.
+// and the byte vocabulary padded to Qwen's 151,936 rows, tied embeddings
+// (272 MB, kept in Model's cache between runs).
 func TestShapeWithFewLayers(t *testing.T) {
 	s, err := llamatest.ShapeNamed("qwen2.5-0.5b")
 	require.NoError(t, err)
 	cfg := s.Config(nil)
 	cfg.Layers, cfg.Type = 1, gguf.TypeF16
-	path := writeModel(t, cfg)
+	path := llamatest.Model(t, cfg)
 	f, err := gguf.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
