@@ -33,6 +33,7 @@ for (const n of [512, 2048]) {
         await ctx.dispose();
     }
     prefill[n] = median(runs);
+    console.error(`node-llama-cpp: prefill ${n}: ${prefill[n].toFixed(1)} tokens/s`);
 }
 
 const decode = {};
@@ -53,6 +54,7 @@ for (const seqs of [1, 8]) {
         await ctx.dispose();
     }
     decode[seqs] = median(runs);
+    console.error(`node-llama-cpp: decode ${seqs} sequence(s): ${decode[seqs].toFixed(1)} tokens/s`);
 }
 
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
