@@ -4,11 +4,14 @@
 // tokens/s generating 64 tokens greedily after a 16-token prompt in 1 and in
 // 8 sequences of one context, and the process's peak resident memory.
 //
-//   node bench.mjs MODEL.gguf THREADS REPEATS
+//   node bench.mjs MODEL.gguf THREADS REPEATS [prefill,decode]
+//
+// The last argument chooses the figures (default both).
 import {getLlama} from "node-llama-cpp";
 import {readFileSync} from "node:fs";
 
-const [modelPath, threadsArg, repeatsArg] = process.argv.slice(2);
+const [modelPath, threadsArg, repeatsArg, figuresArg] = process.argv.slice(2);
+const figures = (figuresArg || "prefill,decode").split(",");
 const threads = Number(threadsArg), repeats = Number(repeatsArg);
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
 const model = await llama.loadModel({modelPath});
@@ -23,7 +26,7 @@ const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9;
 
 const prefill = {};
-for (const n of [512, 2048]) {
+for (const n of figures.includes("prefill") ? [512, 2048] : []) {
     const runs = [];
     for (let r = 0; r < repeats; r++) {
         const ctx = await model.createContext({contextSize: 4096, batchSize: 2048, threads});
@@ -38,7 +41,7 @@ for (const n of [512, 2048]) {
 
 const decode = {};
 const prompt = tokens.slice(0, 16), gen = 64;
-for (const seqs of [1, 8]) {
+for (const seqs of figures.includes("decode") ? [1, 8] : []) {
     const runs = [];
     for (let r = 0; r < repeats; r++) {
         const ctx = await model.createContext({contextSize: seqs * 1024, sequences: seqs, threads});
