@@ -18,7 +18,7 @@ TEST_TIMEOUT ?= 60m
 BENCH ?= .
 BENCHTIME ?= 5x
 
-.PHONY: all deps headers build vet test bench peer run cuda clean
+.PHONY: all deps headers build vet test bench peer peer-shapes run cuda clean
 
 all: build
 
@@ -70,6 +70,13 @@ bench: headers
 # PEER_MODEL=path.gguf uses your model (throughput only).
 peer: headers
 	./third_party/peers/node-llama-cpp/run.sh $(PEER_MODEL)
+
+# peer-shapes compares with node-llama-cpp on shape-true Qwen2.5 models with
+# random weights and Qwen's real tokenizer: the laptop preset's worker
+# (0.5B shape, F16) and controller (1.5B shape, Q4_K_M), written once into
+# $(WORK)/qwen (about 2 GB): prefill, decode in 1 and 8 sequences, memory.
+peer-shapes: headers
+	./third_party/peers/node-llama-cpp/shapes.sh
 
 # run evaluates a Recursive Language Model on OOLONG-real and prints where
 # the summary and the plot are. PRESET=laptop (the default) downloads small

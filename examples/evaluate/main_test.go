@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-rlm/rlm/examples/internal/cmdtest"
+	"github.com/go-rlm/rlm/internal/crd3test"
 	"github.com/go-rlm/rlm/llama/llamatest"
 	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/oolong"
@@ -158,14 +159,10 @@ func testArgs(data, url, worker string, more ...string) []string {
 // transcripts, as OOLONG-real builds its rows: context windows of one, two
 // and three episodes of campaign 1, asked about rolls and spells. The gold
 // answers are counts of words in the text, so that some predictions score.
-// It skips the test when the transcripts are absent.
+// The excerpt in testdata holds these episodes (see crd3test).
 func transcriptExamples(t testing.TB, n int) []oolong.Example {
 	t.Helper()
-	dir, err := oolong.TranscriptDir()
-	if err != nil {
-		t.Skipf("the CRD3 transcripts are not here (%v): set %s", err, oolong.EnvTranscriptDir)
-	}
-	c, err := oolong.LoadCampaign(dir, 1)
+	c, err := oolong.LoadCampaign(crd3test.Dir(t, 1, 2, 3, 4), 1)
 	require.NoError(t, err)
 	windows := [][]int{{1}, {1, 2}, {2}, {3}, {2, 3, 4}, {4}}
 	words := regexp.MustCompile(`(?i)\broll`)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-rlm/rlm/examples/internal/cmdtest"
 	"github.com/go-rlm/rlm/llama/gguf"
+	"github.com/go-rlm/rlm/llama/llamatest"
 )
 
 // binary is the mkmodel executable TestMain builds.
@@ -96,7 +97,10 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-layers", "0"}, "-layers 0: must be positive"},
 		{[]string{"-kv-heads", "-1"}, "-kv-heads -1: must be positive"},
 		{[]string{"-vocab", "bpe"}, "-vocab bpe: only byte is supported"},
-		{[]string{"-type", "q5_k"}, "-type q5_k: want f32, f16, q8_0, q4_0 or q4_k_m"},
+		{[]string{"-type", "q5_k"}, "-type q5_k: want f32, f16, bf16, q8_0, q4_0 or q4_k_m"},
+		{[]string{"-shape", "qwen2.5-72b"}, `-shape qwen2.5-72b: llamatest: no shape "qwen2.5-72b"`},
+		{[]string{"-tokenizer", filepath.Join("no", "such", "tokenizer.json")}, "no such file or directory"},
+		{[]string{"-chat-template", filepath.Join("no", "such", "template.jinja")}, "no such file or directory"},
 		{[]string{"-embd", "64", "-heads", "3"}, "does not split into 3 heads"},
 		{[]string{"-heads", "4", "-kv-heads", "3"}, "3 key/value heads do not divide 4 heads"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
@@ -124,7 +128,60 @@ func TestBadFlags(t *testing.T) {
 func TestHelp(t *testing.T) {
 	code, _, stderr := mkmodel(t, "-h")
 	assert.Equal(t, 0, code)
-	for _, flag := range []string{"-layers", "-embd", "-heads", "-kv-heads", "-ff", "-vocab", "-type", "-seed", "-o"} {
+	for _, flag := range []string{"-shape", "-layers", "-embd", "-heads", "-kv-heads", "-ff", "-vocab", "-tokenizer", "-chat-template", "-type", "-seed", "-o"} {
 		assert.Contains(t, stderr, flag+" ")
 	}
+}
+
+// TestShapeAndTokenizer writes a model of Qwen2.5-0.5B's shape (one layer,
+// and a narrower n_embd to keep the file small) with Qwen's real tokenizer:
+// the vocabulary the converter writes, padded to the shape's 151,936 rows,
+// with config.json's BOS from the shape.
+func TestShapeAndTokenizer(t *testing.T) {
+	tokenizer := llamatest.QwenTokenizer(t)
+	out := filepath.Join(t.TempDir(), "qwen.gguf")
+	code, stdout, stderr := mkmodel(t, "-shape", "qwen2.5-0.5b", "-layers", "1", "-embd", "112", "-type", "bf16", "-tokenizer", tokenizer, "-o", out)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "1 layers, n_embd 112, 14/2 heads, n_ff 4864, vocabulary 151936, bf16")
+	require.NoError(t, gguf.Validate(out))
+	f, err := gguf.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	tokens, err := f.Strings("tokenizer.ggml.tokens")
+	require.NoError(t, err)
+	assert.Len(t, tokens, 151936)
+	assert.Equal(t, "<|im_end|>", tokens[151645])
+	merges, err := f.Strings("tokenizer.ggml.merges")
+	require.NoError(t, err)
+	assert.Len(t, merges, 151387)
+	for key, want := range map[string]uint64{"tokenizer.ggml.bos_token_id": 151643, "tokenizer.ggml.eos_token_id": 151645, "tokenizer.ggml.padding_token_id": 151643} {
+		got, err := f.Uint(key)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, key)
+	}
+	tmpl, err := f.String("tokenizer.chat_template")
+	require.NoError(t, err)
+	assert.Contains(t, tmpl, "<think>", "the tokenizer's own template (Qwen3's)")
+	_, tied := f.Tensor("output.weight")
+	assert.False(t, tied)
+
+	// -chat-template replaces it; without -tokenizer the byte vocabulary is
+	// padded to the shape's rows.
+	tmplFile := filepath.Join(t.TempDir(), "t.jinja")
+	require.NoError(t, os.WriteFile(tmplFile, []byte(llamatest.Qwen25ChatTemplate), 0o644))
+	out2 := filepath.Join(t.TempDir(), "wide.gguf")
+	code, _, stderr = mkmodel(t, "-shape", "qwen2.5-0.5b", "-layers", "1", "-embd", "112", "-ff", "256", "-type", "f16", "-chat-template", tmplFile, "-o", out2)
+	require.Equal(t, 0, code, stderr)
+	g, err := gguf.Open(out2)
+	require.NoError(t, err)
+	defer g.Close()
+	got, err := g.String("tokenizer.chat_template")
+	require.NoError(t, err)
+	assert.Equal(t, llamatest.Qwen25ChatTemplate, got)
+	ff, err := g.Uint("qwen2.feed_forward_length")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(256), ff, "-ff overrides the shape")
+	tokens, err = g.Strings("tokenizer.ggml.tokens")
+	require.NoError(t, err)
+	assert.Equal(t, "[PAD151935]", tokens[151935])
 }

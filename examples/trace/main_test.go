@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-rlm/rlm/examples/internal/cmdtest"
+	"github.com/go-rlm/rlm/internal/crd3test"
 	"github.com/go-rlm/rlm/interp/trace"
 	"github.com/go-rlm/rlm/llama/llamatest"
 	"github.com/go-rlm/rlm/rlm"
-	"github.com/go-rlm/rlm/rlm/oolong"
 )
 
 var binary string
@@ -108,7 +108,7 @@ func TestGeneratedDocument(t *testing.T) {
 // TestTranscript runs the example on the first Critical Role episode.
 func TestTranscript(t *testing.T) {
 	needPython(t)
-	doc := filepath.Join(crd3Dir(t), "campaign1", "C1E001.txt")
+	doc := filepath.Join(crd3test.Dir(t, 1), "campaign1", "C1E001.txt")
 	model := llamatest.Model(t, llamatest.DefaultConfig())
 	out := t.TempDir()
 	code, stdout, stderr := runTrace(t, "-model", model, "-out", out, "-doc", doc, "-chunk", "300", "-max-chunks", "2",
@@ -145,15 +145,4 @@ func TestErrors(t *testing.T) {
 			cmdtest.AssertFailed(t, "trace", tt.want, code, stdout, stderr)
 		})
 	}
-}
-
-// crd3Dir returns the Critical Role transcripts beside the module, or
-// skips (see oolong.TranscriptDir; RLM_CRD3_DIR overrides the location).
-func crd3Dir(t *testing.T) string {
-	t.Helper()
-	dir, err := oolong.TranscriptDir()
-	if err != nil {
-		t.Skipf("CRD3 transcripts not found: %v", err)
-	}
-	return dir
 }

@@ -15,7 +15,7 @@ import (
 // generatorVersion names the way WriteModel draws a model. Bump it whenever
 // the bytes written for a config change, so that cached files from before
 // are not reused.
-const generatorVersion = 1
+const generatorVersion = 2
 
 // models maps a cache key to the path of a model checked in this process.
 var models sync.Map // string → *cachedModel
@@ -47,7 +47,10 @@ func cachedPath(cfg Config) (string, error) {
 		return "", err
 	}
 	cfg = cfg.withDefaults()
-	sum := sha256.Sum256(fmt.Appendf(nil, "v%d %#v", generatorVersion, cfg))
+	vocab := cfg.vocab().digest()
+	keyed := cfg
+	keyed.Vocab = nil // named by its digest instead
+	sum := sha256.Sum256(fmt.Appendf(nil, "v%d %#v %s", generatorVersion, keyed, vocab))
 	key := hex.EncodeToString(sum[:8])
 	entry, _ := models.LoadOrStore(key, &cachedModel{})
 	m := entry.(*cachedModel)

@@ -18,6 +18,15 @@ type Config struct {
 	Type    gguf.Type // type of the 2-D weights: F32 (the zero value), F16 or BF16; norms and biases are always F32
 	Seed    int64     // seed of the weights; every seed, 0 included, is used as given
 	Name    string    // general.name; default "llamatest"
+
+	RopeBase float32 // qwen2.rope.freq_base; default 1e6 (Qwen2.5's)
+	NormEps  float32 // qwen2.attention.layer_norm_rms_epsilon; default 1e-6 (Qwen2.5's)
+	// TiedEmbeddings leaves out output.weight, so that llama.cpp computes
+	// the logits with token_embd.weight, as Qwen2.5 up to 3B does.
+	TiedEmbeddings bool
+	// Vocab is the tokenizer; nil means [ByteVocab]. Its length is the
+	// number of rows of the embedding and output matrices.
+	Vocab *Vocab
 }
 
 // Defaults of the zero fields of a [Config].
@@ -29,10 +38,15 @@ const (
 	defaultFF      = 128
 	defaultContext = 4096
 	defaultName    = "llamatest"
+
+	defaultRopeBase = 1e6
+	defaultNormEps  = 1e-6
 )
 
 // DefaultConfig returns the default model: 4 layers, n_embd 64, 4 heads, 2
-// key/value heads, n_ff 128, F32 weights, seed 0.
+// key/value heads, n_ff 128, RoPE base 1e6, norm epsilon 1e-6, F32
+// weights, seed 0, the byte vocabulary (Vocab nil) and an output matrix of
+// its own.
 func DefaultConfig() Config { return Config{}.withDefaults() }
 
 func (c Config) withDefaults() Config {
@@ -49,6 +63,12 @@ func (c Config) withDefaults() Config {
 	fill(&c.Context, defaultContext)
 	if c.Name == "" {
 		c.Name = defaultName
+	}
+	if c.RopeBase == 0 {
+		c.RopeBase = defaultRopeBase
+	}
+	if c.NormEps == 0 {
+		c.NormEps = defaultNormEps
 	}
 	return c
 }
@@ -70,6 +90,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llamatest: %d key/value heads do not divide %d heads", c.KVHeads, c.Heads)
 	case c.Type != gguf.TypeF32 && c.Type != gguf.TypeF16 && c.Type != gguf.TypeBF16:
 		return fmt.Errorf("llamatest: weight type %v, want F32, F16 or BF16", c.Type)
+	case c.RopeBase < 0 || c.NormEps < 0:
+		return fmt.Errorf("llamatest: negative RoPE base or norm epsilon in %+v", c)
+	}
+	if c.Vocab != nil {
+		return c.Vocab.Validate()
 	}
 	return nil
 }
@@ -83,4 +108,12 @@ func (c Config) fileType() gguf.FileType {
 		return gguf.FileTypeMostlyBF16
 	}
 	return gguf.FileTypeAllF32
+}
+
+// vocab returns the model's vocabulary.
+func (c Config) vocab() *Vocab {
+	if c.Vocab != nil {
+		return c.Vocab
+	}
+	return ByteVocab()
 }

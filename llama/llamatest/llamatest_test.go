@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -260,7 +261,8 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	assert.NoError(t, llamatest.Config{}.Validate())
-	assert.Equal(t, llamatest.Config{Layers: 4, Embd: 64, Heads: 4, KVHeads: 2, FF: 128, Context: 4096, Name: "llamatest"}, llamatest.DefaultConfig())
+	assert.Equal(t, llamatest.Config{Layers: 4, Embd: 64, Heads: 4, KVHeads: 2, FF: 128, Context: 4096, Name: "llamatest",
+		RopeBase: 1e6, NormEps: 1e-6}, llamatest.DefaultConfig())
 }
 
 func TestModelCachesPerConfig(t *testing.T) {
@@ -278,4 +280,82 @@ func TestModelCachesPerConfig(t *testing.T) {
 	want, err := os.ReadFile(writeModel(t, cfg))
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(want, data), "the cached file is the model WriteModel writes")
+}
+
+// TestShapes checks the Qwen2.5 presets against the published config.json
+// figures they come from, through the parameter counts Qwen states.
+func TestShapes(t *testing.T) {
+	params := map[string]float64{ // billions, from the model cards
+		"qwen2.5-0.5b": 0.49, "qwen2.5-1.5b": 1.54, "qwen2.5-3b": 3.09, "qwen2.5-7b": 7.61, "qwen2.5-14b": 14.7,
+	}
+	shapes := llamatest.Shapes()
+	require.Len(t, shapes, len(params))
+	for _, s := range shapes {
+		kv := s.Embd / s.Heads * s.KVHeads
+		perLayer := s.Embd*(s.Embd+2*kv) + s.Embd + 2*kv + s.Embd*s.Embd + 3*s.Embd*s.FF + 2*s.Embd
+		n := s.Layers*perLayer + s.VocabSize*s.Embd + s.Embd
+		if !s.TiedEmbeddings {
+			n += s.VocabSize * s.Embd
+		}
+		assert.InEpsilon(t, params[s.Name], float64(n)/1e9, 0.01, s.Name)
+		assert.Equal(t, 0, s.Embd%s.Heads, s.Name)
+		got, err := llamatest.ShapeNamed(strings.ToUpper(s.Name))
+		require.NoError(t, err)
+		assert.Equal(t, s, got)
+		assert.NoError(t, s.Config(nil).Validate())
+	}
+	_, err := llamatest.ShapeNamed("qwen2.5-72b")
+	assert.ErrorContains(t, err, "known: qwen2.5-0.5b, qwen2.5-1.5b")
+}
+
+// TestShapeWithFewLayers writes a Qwen2.5-0.5B-wide model with one layer
+// and the byte vocabulary padded to Qwen's 151,936 rows, tied embeddings
+// (272 MB, kept in Model's cache between runs).
+func TestShapeWithFewLayers(t *testing.T) {
+	s, err := llamatest.ShapeNamed("qwen2.5-0.5b")
+	require.NoError(t, err)
+	cfg := s.Config(nil)
+	cfg.Layers, cfg.Type = 1, gguf.TypeF16
+	path := llamatest.Model(t, cfg)
+	f, err := gguf.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	embd, _ := f.Tensor("token_embd.weight")
+	assert.Equal(t, []int64{896, 151936}, embd.Shape)
+	_, hasOutput := f.Tensor("output.weight")
+	assert.False(t, hasOutput, "tied embeddings")
+	tokens, err := f.Strings("tokenizer.ggml.tokens")
+	require.NoError(t, err)
+	assert.Equal(t, "[PAD259]", tokens[259])
+	assert.Equal(t, "[PAD151935]", tokens[151935])
+	for key, want := range map[string]uint64{"qwen2.block_count": 1, "qwen2.attention.head_count": 14, "qwen2.attention.head_count_kv": 2,
+		"qwen2.feed_forward_length": 4864, "qwen2.context_length": 32768, "tokenizer.ggml.bos_token_id": llamatest.TokenEndOfText} {
+		got, err := f.Uint(key)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, key)
+	}
+	// The rows of the control and padding tokens are zero.
+	values, err := f.TensorFloat32("token_embd.weight")
+	require.NoError(t, err)
+	for _, id := range []int{llamatest.TokenIMEnd, 300, 151935} {
+		for _, x := range values[id*896 : (id+1)*896] {
+			require.Zero(t, x, "row %d", id)
+		}
+	}
+	assert.NotZero(t, values[65*896])
+}
+
+func TestVocabResize(t *testing.T) {
+	v := llamatest.ByteVocab()
+	v.Resize(300)
+	assert.Equal(t, 300, v.Len())
+	assert.Equal(t, "[PAD299]", v.Tokens[299])
+	assert.Equal(t, llamatest.TokenTypeUnused, v.Types[299])
+	v.Resize(257)
+	assert.Equal(t, 257, v.Len())
+	assert.Equal(t, llamatest.NoToken, v.EOS, "<|im_end|> was cut")
+	assert.Equal(t, llamatest.TokenEndOfText, v.BOS)
+	assert.NoError(t, v.Validate())
+	v.Types = v.Types[:10]
+	assert.ErrorContains(t, v.Validate(), "10 token types for 257 tokens")
 }

@@ -26,10 +26,13 @@ import (
 //   - Biases are N(0, 0.1²): present, as in Qwen2, but small.
 //   - The output projection is N(0, 9/n_embd): on a unit-RMS final state the
 //     logits spread with std ≈ 3, so the argmax is clear (greedy decoding is
-//     stable) yet depends on the state. The rows of the three control tokens
-//     are zero, so their logit is always 0, below the maximum of 256 byte
-//     logits of std 3: generation never stops early on a random <|im_end|>
-//     and runs to its token budget.
+//     stable) yet depends on the state. The rows of the tokens that are not
+//     regular entries (control, user-defined, padding) are zero, so their
+//     logit is always 0, below the maximum of the others: generation never
+//     stops early on a random <|im_end|> and runs to its token budget.
+//   - With tied embeddings (Config.TiedEmbeddings) llama.cpp computes the
+//     logits with the N(0, 1) token embeddings, so they spread with std
+//     ≈ √n_embd; the same rows are zero there, for the same reason.
 const (
 	normJitter = 0.1
 	biasStd    = 0.1
@@ -74,20 +77,10 @@ func writeMetadata(w *gguf.Writer, cfg Config) error {
 		{Key: arch + ".feed_forward_length", Value: u32(cfg.FF)},
 		{Key: arch + ".attention.head_count", Value: u32(cfg.Heads)},
 		{Key: arch + ".attention.head_count_kv", Value: u32(cfg.KVHeads)},
-		{Key: arch + ".rope.freq_base", Value: gguf.ValueOf(float32(1e6))},
-		{Key: arch + ".attention.layer_norm_rms_epsilon", Value: gguf.ValueOf(float32(1e-6))},
-		{Key: "tokenizer.ggml.model", Value: gguf.ValueOf("gpt2")},
-		{Key: "tokenizer.ggml.pre", Value: gguf.ValueOf("qwen2")},
-		{Key: "tokenizer.ggml.tokens", Value: gguf.ArrayOf(Tokens())},
-		{Key: "tokenizer.ggml.token_type", Value: gguf.ArrayOf(tokenTypes())},
-		{Key: "tokenizer.ggml.merges", Value: gguf.ArrayOf([]string{})},
-		{Key: "tokenizer.ggml.eos_token_id", Value: u32(TokenIMEnd)},
-		{Key: "tokenizer.ggml.padding_token_id", Value: u32(TokenEndOfText)},
-		{Key: "tokenizer.ggml.bos_token_id", Value: u32(TokenEndOfText)},
-		{Key: "tokenizer.ggml.add_bos_token", Value: gguf.ValueOf(false)},
-		{Key: "tokenizer.chat_template", Value: gguf.ValueOf(ChatTemplate)},
+		{Key: arch + ".rope.freq_base", Value: gguf.ValueOf(cfg.RopeBase)},
+		{Key: arch + ".attention.layer_norm_rms_epsilon", Value: gguf.ValueOf(cfg.NormEps)},
 	}
-	for _, kv := range kvs {
+	for _, kv := range append(kvs, cfg.vocab().metadata()...) {
 		if err := w.Set(kv.Key, kv.Value); err != nil {
 			return err
 		}
@@ -98,7 +91,8 @@ func writeMetadata(w *gguf.Writer, cfg Config) error {
 // writeTensors draws every tensor, in file order, from one random stream.
 func writeTensors(w *gguf.Writer, cfg Config) error {
 	g := newGaussian(cfg.Seed)
-	embd, vocab, ff := int64(cfg.Embd), int64(VocabSize), int64(cfg.FF)
+	v := cfg.vocab()
+	embd, vocab, ff := int64(cfg.Embd), int64(v.Len()), int64(cfg.FF)
 	kvEmbd := embd / int64(cfg.Heads) * int64(cfg.KVHeads)
 	residualScale := 1 / math.Sqrt(2*float64(cfg.Layers))
 
@@ -121,16 +115,32 @@ func writeTensors(w *gguf.Writer, cfg Config) error {
 		return add(name, []int64{in, out}, 0, scale/math.Sqrt(float64(in)))
 	}
 
-	if err := add("token_embd.weight", []int64{embd, vocab}, 0, 1); err != nil {
+	// Rows of the tokens a random model must not produce by chance (control,
+	// user-defined, padding) are zero; see the scales above.
+	clearSpecialRows := func(m []float32) []float32 {
+		for id := range v.Len() {
+			if !v.generated(id) {
+				clear(m[int64(id)*embd : int64(id+1)*embd])
+			}
+		}
+		return m
+	}
+	embedding := g.fill(make([]float32, embd*vocab), 0, 1)
+	if cfg.TiedEmbeddings {
+		clearSpecialRows(embedding)
+	}
+	if err := w.AddFloat32("token_embd.weight", []int64{embd, vocab}, cfg.Type, embedding); err != nil {
 		return err
 	}
+	embedding = nil
 	if err := add("output_norm.weight", []int64{embd}, 1, normJitter); err != nil {
 		return err
 	}
-	output := g.fill(make([]float32, embd*vocab), 0, logitStd/math.Sqrt(float64(embd)))
-	clear(output[embd*TokenEndOfText:]) // the control tokens' rows
-	if err := w.AddFloat32("output.weight", []int64{embd, vocab}, cfg.Type, output); err != nil {
-		return err
+	if !cfg.TiedEmbeddings {
+		output := clearSpecialRows(g.fill(make([]float32, embd*vocab), 0, logitStd/math.Sqrt(float64(embd))))
+		if err := w.AddFloat32("output.weight", []int64{embd, vocab}, cfg.Type, output); err != nil {
+			return err
+		}
 	}
 	for i := range cfg.Layers {
 		blk := func(name string) string { return fmt.Sprintf("blk.%d.%s", i, name) }

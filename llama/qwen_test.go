@@ -1,0 +1,156 @@
+package llama_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-rlm/rlm/llama"
+	"github.com/go-rlm/rlm/llama/llamatest"
+)
+
+// Qwen2.5's special tokens.
+const (
+	qwenEndOfText llama.Token = 151643
+	qwenIMStart   llama.Token = 151644
+	qwenIMEnd     llama.Token = 151645
+)
+
+// qwenModel loads a one-layer model with Qwen2.5-0.5B's widths and
+// vocabulary (see llamatest.Qwen25Config).
+func qwenModel(t *testing.T) *llama.Model {
+	t.Helper()
+	return loadModel(t, llamatest.Model(t, llamatest.Qwen25Config(t, 1)))
+}
+
+// byteTokens returns the vocabulary's single-byte tokens of s, one per
+// byte: the pieces a byte-level BPE model emits when it spells a character
+// byte by byte.
+func byteTokens(t *testing.T, s string) []llama.Token {
+	t.Helper()
+	vocab := llamatest.Qwen25Vocab(t)
+	byteRune := llamatest.Tokens() // the byte vocabulary's first 256 entries spell single bytes
+	var toks []llama.Token
+	for _, b := range []byte(s) {
+		id := slices.Index(vocab.Tokens, byteRune[b])
+		require.GreaterOrEqual(t, id, 0, "byte %#x", b)
+		toks = append(toks, llama.Token(id))
+	}
+	return toks
+}
+
+// forceTokens makes the context sample the given tokens, one per
+// generated position, by rewriting the logits node of the graph (a hook on
+// result_output): at each row llama.cpp computes, every logit but the
+// forced token's is pushed far down. After the last, it forces the last
+// again. A random model never emits a chosen token by itself; this makes
+// the generation path see exactly the tokens a real model would emit.
+func forceTokens(t *testing.T, c *llama.Context, tokens []llama.Token) {
+	t.Helper()
+	step := 0
+	remove, err := c.Modify("result_output", func(a *llama.Activation) error {
+		for r := range a.Rows() {
+			row := a.Row(r)
+			tok := tokens[min(step, len(tokens)-1)]
+			for j := range row {
+				row[j] = -1e9
+			}
+			row[tok] = 0
+			step++
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	t.Cleanup(remove)
+}
+
+func TestQwenSpecialTokens(t *testing.T) {
+	m := qwenModel(t)
+	info, err := m.Info()
+	require.NoError(t, err)
+	assert.Equal(t, 151936, info.VocabSize)
+	s, err := m.SpecialTokens()
+	require.NoError(t, err)
+	assert.Equal(t, qwenEndOfText, s.BOS)
+	assert.Equal(t, qwenIMEnd, s.EOS)
+	assert.Equal(t, qwenEndOfText, s.PAD)
+	assert.False(t, s.AddBOS)
+	for tok, eog := range map[llama.Token]bool{qwenIMEnd: true, qwenEndOfText: true, qwenIMStart: false} {
+		got, err := m.IsEndOfGeneration(tok)
+		require.NoError(t, err)
+		assert.Equal(t, eog, got, "token %d", tok)
+	}
+	tmpl, err := m.ChatTemplate()
+	require.NoError(t, err)
+	assert.Equal(t, llamatest.Qwen25ChatTemplate, tmpl)
+}
+
+// TestGenerationStopsAtIMEnd drives a Qwen2.5-shaped model to emit a reply
+// and then <|im_end|>: generation ends there, on the end-of-generation
+// token, which is neither in the text nor in the tokens.
+func TestGenerationStopsAtIMEnd(t *testing.T) {
+	m := qwenModel(t)
+	prompt := llama.Chat(llama.ChatMessage{Role: "user", Content: "Roll a d20."})
+	reply, err := m.Tokenize("Natural 20!", false, false)
+	require.NoError(t, err)
+	for _, end := range []llama.Token{qwenIMEnd, qwenEndOfText} {
+		c := newContext(t, m)
+		forceTokens(t, c, append(slices.Clone(reply), end, reply[0]))
+		gen, err := c.Generate(context.Background(), prompt, llama.WithMaxTokens(50))
+		require.NoError(t, err)
+		assert.Equal(t, llama.StopEndOfGeneration, gen.StopReason, "end %d", end)
+		assert.Equal(t, "Natural 20!", gen.Text)
+		assert.Equal(t, reply, gen.Tokens)
+	}
+
+	// <|im_start|> is a control token but not the end of a generation:
+	// generation goes on to its budget, and the token renders as nothing.
+	c := newContext(t, m)
+	forceTokens(t, c, append(slices.Clone(reply), qwenIMStart))
+	gen, err := c.Generate(context.Background(), prompt, llama.WithMaxTokens(len(reply)+3))
+	require.NoError(t, err)
+	assert.Equal(t, llama.StopMaxTokens, gen.StopReason)
+	assert.Equal(t, []llama.Token{qwenIMStart, qwenIMStart, qwenIMStart}, gen.Tokens[len(reply):])
+}
+
+// TestStreamNeverSplitsACharacter makes the model spell multi-byte
+// characters one byte token at a time, as byte-level BPE models do for rare
+// characters, and checks that every streamed piece is whole UTF-8.
+func TestStreamNeverSplitsACharacter(t *testing.T) {
+	m := qwenModel(t)
+	const text = "🎲 d20: 日本 é!"
+	var forced []llama.Token
+	for _, r := range text {
+		if utf8.RuneLen(r) > 1 {
+			forced = append(forced, byteTokens(t, string(r))...)
+			continue
+		}
+		tok, err := m.Tokenize(string(r), false, false)
+		require.NoError(t, err)
+		forced = append(forced, tok...)
+	}
+	c := newContext(t, m)
+	forceTokens(t, c, append(forced, qwenIMEnd))
+	var pieces []string
+	gen, err := c.GenerateStream(context.Background(), llama.TextWithControlTokens("<|im_start|>assistant\n"), func(piece string) error {
+		pieces = append(pieces, piece)
+		return nil
+	}, llama.WithMaxTokens(100))
+	require.NoError(t, err)
+	assert.Equal(t, llama.StopEndOfGeneration, gen.StopReason)
+	assert.Equal(t, text, gen.Text)
+	assert.Equal(t, forced, gen.Tokens)
+	assert.Equal(t, text, strings.Join(pieces, ""))
+	for _, p := range pieces {
+		assert.True(t, utf8.ValidString(p), "piece %q splits a character", p)
+	}
+	// Each byte of the dice is a token of its own, not a character.
+	dice, err := m.TokenPiece(forced[0], false)
+	require.NoError(t, err)
+	assert.Equal(t, "\xf0", dice)
+}
