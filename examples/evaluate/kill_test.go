@@ -30,7 +30,7 @@ func TestKillNineAndResume(t *testing.T) {
 	clean, killed := filepath.Join(dir, "clean"), filepath.Join(dir, "killed")
 
 	start := time.Now()
-	r := evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-baseline", "-out", clean)...)
+	r := evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-baseline", "-baseline-fit", "truncate", "-out", clean)...)
 	require.Equal(t, 0, r.code, r.stderr)
 	window := time.Since(start) / 3
 
@@ -40,7 +40,7 @@ func TestKillNineAndResume(t *testing.T) {
 	finished := 0
 	for kill := range 20 {
 		var stderr bytes.Buffer
-		cmd := exec.Command(binary, testArgs(data, ctrl.URL, worker, "-baseline", "-out", killed)...)
+		cmd := exec.Command(binary, testArgs(data, ctrl.URL, worker, "-baseline", "-baseline-fit", "truncate", "-out", killed)...)
 		cmd.Stderr = &stderr
 		require.NoError(t, cmd.Start())
 		done := make(chan error, 1)
@@ -61,7 +61,7 @@ func TestKillNineAndResume(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 20 runs finished before their kill", finished)
-	r = evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-baseline", "-out", killed)...)
+	r = evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-baseline", "-baseline-fit", "truncate", "-out", killed)...)
 	require.Equal(t, 0, r.code, r.stderr)
 
 	want, err := readJournal(filepath.Join(clean, journalName))

@@ -134,14 +134,15 @@ func newFailingController(t testing.TB, fail func(question string) bool) *httpte
 }
 
 // testArgs are the flags of a run on the generated worker and the scripted
-// controller at url, but for -out.
+// controller at url, but for -out. The generated worker's tokenizer has a
+// token per byte.
 func testArgs(data, url, worker string, more ...string) []string {
 	return append([]string{
 		"-data", data, "-config", "dnd", "-split", "test",
 		"-controller-url", url + "/v1",
 		"-worker", worker, "-worker-grammar", workerGrammar,
 		"-worker-ctx", "1024", "-worker-max-tokens", "12", "-worker-parallel", "2",
-		"-threads", "1",
+		"-threads", "1", "-max-context-tokens", "0", // the transcripts' windows run to 900K tokens of bytes
 	}, more...)
 }
 
