@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -77,9 +78,9 @@ func TestSelectionIsTheOfficialRule(t *testing.T) {
 	model, err := llama.LoadModel(context.Background(), workerModel(t), llama.WithVocabOnly())
 	require.NoError(t, err)
 	defer model.Close()
-	counted := 0
+	var counted atomic.Int64 // counts run on several goroutines
 	count := func(text string) (int, error) {
-		counted++
+		counted.Add(1)
 		tokens, err := model.Tokenize(text, true, true)
 		return len(tokens), err
 	}
@@ -123,7 +124,7 @@ func TestSelectionIsTheOfficialRule(t *testing.T) {
 			assert.Equal(t, i, s.index, "the index is the place in the selection")
 		}
 	}
-	assert.Equal(t, len(tokens), counted, "each window counted once")
+	assert.EqualValues(t, len(tokens), counted.Load(), "each window counted once")
 
 	// -offset and -n cut the selection in its order; shards take whole
 	// windows of what is left.
@@ -143,14 +144,14 @@ func TestSelectionIsTheOfficialRule(t *testing.T) {
 
 	// The counts are in the file: a new reader of it counts nothing.
 	require.NoError(t, counts.Close())
-	counted = 0
+	counted.Store(0)
 	again, err := openTokenCounts(filepath.Join(dir, tokenCountsName), count)
 	require.NoError(t, err)
 	defer again.Close()
 	c.Shard = Shard{0, 1}
 	_, err = selection(t.Context(), []string{data}, c, again, 2)
 	require.NoError(t, err)
-	assert.Zero(t, counted)
+	assert.Zero(t, counted.Load())
 
 	// A count is of one text: another text under the same id is counted
 	// anew.
@@ -162,7 +163,7 @@ func TestSelectionIsTheOfficialRule(t *testing.T) {
 	c.Data = data
 	sel, err = selection(t.Context(), []string{data}, c, again, 2)
 	require.NoError(t, err)
-	assert.Equal(t, len(tokens), counted)
+	assert.EqualValues(t, len(tokens), counted.Load())
 	for _, s := range sel {
 		assert.Equal(t, tokens[s.window]+1, s.length.Tokens)
 	}
