@@ -13,6 +13,7 @@
 # missing process and starts a fresh one, so there is no recovery logic here.
 
 import _imp
+import ast
 import _thread
 import builtins
 import faulthandler
@@ -425,6 +426,7 @@ class Interpreter:
     def __init__(self, channel, config):
         self.channel = channel
         self.output_limit = config['output_limit']
+        self.display = config.get('display', False)
         self.cpu_limit = config['limits'].get('cpu', 0)
         self.recursion_limit = sys.getrecursionlimit()
         self.jobs = queue.Queue()
@@ -592,7 +594,7 @@ class Interpreter:
         exc = None
         try:
             try:
-                compiled = compile(code, filename, 'exec', dont_inherit=True)
+                compiled, shown = compile_cell(code, filename, self.display and not job.get('protect'))
                 linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
                 with self.cell_lock:
                     self.running = True
@@ -600,6 +602,10 @@ class Interpreter:
                 if interrupted:
                     raise KeyboardInterrupt
                 exec(compiled, self.ns)
+                if shown is not None:
+                    value = eval(shown, self.ns)
+                    if value is not None:
+                        print(repr(value))
             finally:
                 self.running = False
         except BaseException as e:  # KeyboardInterrupt and SystemExit included
@@ -682,6 +688,19 @@ class Interpreter:
             resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
         finally:
             self.sandbox.privileged = False
+
+
+def compile_cell(code, filename, display):
+    """Compiles a cell. With display, a last statement that is an expression
+    (and does not end with a semicolon) is compiled apart, to be evaluated
+    and shown as a notebook shows it; it returns (body, last or None)."""
+    if display and not code.rstrip().endswith(';'):
+        tree = compile(code, filename, 'exec', ast.PyCF_ONLY_AST, dont_inherit=True)
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+            return (compile(tree, filename, 'exec', dont_inherit=True),
+                    compile(last, filename, 'eval', dont_inherit=True))
+    return compile(code, filename, 'exec', dont_inherit=True), None
 
 
 def hide_bootstrap_frames(te, seen=None):

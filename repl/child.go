@@ -58,6 +58,7 @@ type childInit struct {
 	Funcs        []string    `json:"funcs"`
 	BatchFuncs   []string    `json:"batch_funcs"`
 	OutputLimit  int         `json:"output_limit"`
+	Display      bool        `json:"display,omitempty"`
 	MessageLimit int         `json:"message_limit"`
 	Limits       childLimits `json:"limits"`
 }

@@ -23,7 +23,9 @@
 // user variables the cell defined or rebound, the protected names it
 // clobbered, and its wall time. A Python exception is a result, not a Go
 // error; so are a timeout and a restarted process. Cells of one REPL run one
-// at a time; [REPL.Get] and [REPL.Set] may run beside a cell.
+// at a time; [REPL.Get] and [REPL.Set] may run beside a cell. With
+// [WithDisplay], a cell whose last statement is an expression prints its
+// repr() as a notebook does.
 //
 // Besides Python's own exception types, Exception.Type may name what the
 // host did to the cell:

@@ -16,6 +16,7 @@ type config struct {
 	batchFuncs     map[string]batchFunc
 	prelude        string
 	outputLimit    int
+	display        bool
 	timeout        time.Duration
 	interruptGrace time.Duration
 	memoryLimit    int64
@@ -131,6 +132,13 @@ func WithPrelude(code string) Option { return func(c *config) { c.prelude = code
 // WithOutputLimit caps stdout and stderr per cell, in characters. Default
 // 20,000.
 func WithOutputLimit(chars int) Option { return func(c *config) { c.outputLimit = chars } }
+
+// WithDisplay shows the value of a cell's last statement when it is an
+// expression, as a notebook does: its repr() is printed to the cell's
+// stdout (and so cut at [WithOutputLimit]) unless it is None or the line
+// ends with a semicolon. Default false: such a value is discarded, as in a
+// script.
+func WithDisplay(on bool) Option { return func(c *config) { c.display = on } }
 
 // WithTimeout bounds the wall time of one cell. Default: none beyond the
 // Exec context.

@@ -238,6 +238,7 @@ func (o *owner) ensureChild(ctx context.Context) error {
 		Funcs:        funcs,
 		BatchFuncs:   batch,
 		OutputLimit:  r.cfg.outputLimit,
+		Display:      r.cfg.display,
 		MessageLimit: r.cfg.messageLimit,
 		Limits: childLimits{
 			Memory: max(r.cfg.memoryLimit, 0),

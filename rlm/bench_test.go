@@ -3,6 +3,7 @@ package rlm_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,71 @@ func BenchmarkEightSubCalls(b *testing.B) {
 		// A batching worker that answers at once: what is left is the
 		// engine's and the REPL's own cost per round of eight.
 		benchmarkSubCalls(b, rlmtest.Batch(rlmtest.Func(ok)), "llm_query_batched(prompts)")
+	})
+}
+
+// BenchmarkSessionVsRuns answers ten questions about one 1 MB document as
+// ten separate runs and as one session, with a scripted controller (two
+// replies a question) and no worker calls: what is left is the engine's own
+// cost per question, REPL starts and document bindings included. The local
+// package's benchmark of the same name adds a real controller model and
+// its prompt cache.
+func BenchmarkSessionVsRuns(b *testing.B) {
+	requirePythonB(b)
+	document := strings.Repeat("Travis: I attack the goblin.\nMatt: Roll for it.\nTravis: rolls a 17.\n\n", 15_000)
+	questions := make([]string, 10)
+	for i := range questions {
+		questions[i] = fmt.Sprintf("How many rolls in part %d?", i+1)
+	}
+	controller := rlmtest.Func(func(_ context.Context, _ int, messages []rlm.Message) (string, error) {
+		if len(messages) == 2 {
+			return rlmtest.Code("rolls = context.count('rolls')\nrolls"), nil
+		}
+		return rlmtest.Code("answer['content'] = rolls\nanswer['ready'] = True"), nil
+	})
+	engine, err := rlm.New(controller, nil, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	want := fmt.Sprint(strings.Count(document, "rolls"))
+	check := func(b *testing.B, res rlm.Result, err error) {
+		if err != nil || res.Answer != want {
+			b.Fatalf("%v %+v", err, res)
+		}
+	}
+	report := func(b *testing.B, starts, bound int) {
+		b.ReportMetric(float64(starts)/float64(b.N), "repl_starts/op")
+		b.ReportMetric(float64(bound)/float64(b.N), "docs_bound/op")
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*len(questions)), "ms/question")
+	}
+	ctx := context.Background()
+	b.Run("runs", func(b *testing.B) {
+		starts, bound := 0, 0
+		for range b.N {
+			for _, q := range questions {
+				res, err := engine.Run(ctx, document, q)
+				check(b, res, err)
+				starts += res.Stats.REPLStarts
+				bound += res.Stats.DocumentsBound
+			}
+		}
+		report(b, starts, bound)
+	})
+	b.Run("session", func(b *testing.B) {
+		starts, bound := 0, 0
+		for range b.N {
+			s, err := engine.NewSession(ctx, document)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, q := range questions {
+				res, err := s.Ask(ctx, q)
+				check(b, res, err)
+			}
+			starts += s.Stats().REPLStarts
+			bound += s.Stats().DocumentsBound
+			s.Close()
+		}
+		report(b, starts, bound)
 	})
 }

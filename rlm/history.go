@@ -59,6 +59,12 @@ func (h *history) fit(window int) int {
 	if window <= 0 || h.tokens() <= window*7/8 {
 		return 0
 	}
+	return h.shrink(window)
+}
+
+// shrink shortens the conversation to 3/4 of window tokens, as fit does
+// once it must.
+func (h *history) shrink(window int) int {
 	target := window * 3 / 4
 	changed := 0
 	// The latest reply and its output are what the controller works from:
@@ -90,6 +96,13 @@ func (h *history) fit(window int) int {
 		}
 	}
 	return changed
+}
+
+// replace puts msgs in the place of messages [from, to).
+func (h *history) replace(from, to int, msgs ...Message) {
+	h.messages = append(h.messages[:from], append(msgs, h.messages[to:]...)...)
+	flags := make([]bool, len(msgs))
+	h.compacted = append(h.compacted[:from], append(flags, h.compacted[to:]...)...)
 }
 
 // shorten cuts message i to its first keep bytes once; it reports whether

@@ -55,19 +55,49 @@ var scriptPolicy = func() string {
 // WriteHTML writes t as a self-contained HTML page. A trajectory cut short
 // (a run that crashed) renders as far as it goes.
 func (t *Trajectory) WriteHTML(w io.Writer) error {
-	page := buildPage(t.records())
+	page := htmlPage{Policy: scriptPolicy}
+	for _, records := range splitQuestions(t.records()) {
+		page.Questions = append(page.Questions, buildQuestion(records))
+	}
+	if len(page.Questions) == 0 {
+		page.Questions = []htmlQuestion{{Root: &htmlRun{}}}
+	}
+	page.Root = page.Questions[0].Root
 	if err := pageTemplate.Execute(w, page); err != nil {
 		return fmt.Errorf("rlm: write html: %w", err)
 	}
 	return nil
 }
 
-// htmlPage is what the template shows.
+// htmlPage is what the template shows: one question, or the questions of
+// a session one after another.
 type htmlPage struct {
-	Policy string
-	Root   *htmlRun
+	Policy    string
+	Root      *htmlRun // the first question's, for the title
+	Questions []htmlQuestion
+}
+
+type htmlQuestion struct {
+	Root *htmlRun
 	// Orphans are runs whose parent call is not in the trajectory.
 	Orphans []*htmlRun
+}
+
+// splitQuestions cuts a trajectory at each root run's start: a session's
+// questions run one after another, each with a root run 0 of its own.
+func splitQuestions(records []Record) [][]Record {
+	var out [][]Record
+	start := 0
+	for i, rec := range records {
+		if i > start && rec.Type == RecordRunStart && rec.RunStart.Run == 0 && rec.RunStart.Depth == 0 {
+			out = append(out, records[start:i])
+			start = i
+		}
+	}
+	if start < len(records) {
+		out = append(out, records[start:])
+	}
+	return out
 }
 
 type htmlRun struct {
@@ -79,7 +109,9 @@ type htmlRun struct {
 type htmlStep struct {
 	Iteration int
 	Event     *IterationEvent
-	Blocks    []*htmlBlock
+	// Compactions happened before the reply was asked for.
+	Compactions []*CompactionEvent
+	Blocks      []*htmlBlock
 	// Loose are sub-calls made outside a numbered block.
 	Loose []*htmlSubCall
 }
@@ -95,8 +127,9 @@ type htmlSubCall struct {
 	Child *htmlRun
 }
 
-// buildPage groups the records into runs, steps, blocks and sub-calls.
-func buildPage(records []Record) htmlPage {
+// buildQuestion groups the records of one question into runs, steps,
+// blocks and sub-calls.
+func buildQuestion(records []Record) htmlQuestion {
 	runs := map[int]*htmlRun{}
 	getRun := func(id int) *htmlRun {
 		if runs[id] == nil {
@@ -135,6 +168,9 @@ func buildPage(records []Record) htmlPage {
 			getRun(rec.RunEnd.Run).End = rec.RunEnd
 		case RecordIteration:
 			getStep(rec.Iteration.Run, rec.Iteration.Iteration).Event = rec.Iteration
+		case RecordCompaction:
+			s := getStep(rec.Compaction.Run, rec.Compaction.Iteration)
+			s.Compactions = append(s.Compactions, rec.Compaction)
 		case RecordCodeBlock:
 			e := rec.CodeBlock
 			getBlock(e.Run, e.Iteration, e.Block).Event = e
@@ -151,7 +187,7 @@ func buildPage(records []Record) htmlPage {
 			}
 		}
 	}
-	page := htmlPage{Policy: scriptPolicy}
+	var page htmlQuestion
 	ids := make([]int, 0, len(runs))
 	for id := range runs {
 		ids = append(ids, id)

@@ -34,6 +34,10 @@ type Completion struct {
 	// (about four characters a token) so that token budgets still hold.
 	PromptTokens     int
 	CompletionTokens int
+	// CachedPromptTokens counts the prompt tokens the model did not have to
+	// read again because it still held them from an earlier call (a reused
+	// prompt prefix); zero when the model does not say.
+	CachedPromptTokens int
 	// Duration is the time the model spent on this completion as it
 	// measures it. Sub-call events report it when it is set, which matters
 	// for batches, whose wall time all items share; zero means unknown, and
@@ -67,6 +71,45 @@ type LM interface {
 type BatchLM interface {
 	LM
 	CompleteBatch(ctx context.Context, conversations [][]Message) ([]Completion, error)
+}
+
+// Limits is what a model can take at once; zero fields are unknown.
+type Limits struct {
+	// ContextTokens is the most tokens one conversation may hold, prompt
+	// and reply together.
+	ContextTokens int
+	// ReplyTokens is the most tokens of one reply.
+	ReplyTokens int
+	// Batch is how many conversations the model decodes at once.
+	Batch int
+}
+
+// LimitedLM is an [LM] that knows its [Limits]. The engine states them in
+// the controller's prompt (the chunk size that fits a worker's context,
+// the batch a worker decodes at once) and sizes the controller's
+// conversation to its context unless [WithControllerContext] says
+// otherwise.
+type LimitedLM interface {
+	LM
+	Limits() Limits
+}
+
+// Fingerprinter is an [LM] that can say what decides its answers: the model
+// and the sampling settings. Two LMs with equal fingerprints must answer
+// equal messages alike. [WithSubCallCache] keys stored answers by it, so
+// that a cache kept across runs is not served to a worker configured
+// differently under the same name.
+type Fingerprinter interface {
+	LM
+	Fingerprint() string
+}
+
+// limitsOf returns lm's limits, or zero ones.
+func limitsOf(lm LM) Limits {
+	if l, ok := lm.(LimitedLM); ok {
+		return l.Limits()
+	}
+	return Limits{}
 }
 
 // BatchError reports the conversations of a [BatchLM.CompleteBatch] call that

@@ -23,6 +23,9 @@ type Observer struct {
 	SubCall func(SubCallEvent)
 	// RunEnd is called when a run ends, with its result.
 	RunEnd func(RunEndEvent)
+	// Compaction is called when the controller's conversation has been
+	// compacted, or compaction was tried and failed.
+	Compaction func(CompactionEvent)
 }
 
 // RunStartEvent describes a run as it starts.
@@ -36,8 +39,20 @@ type RunStartEvent struct {
 	// child run; 0 for the root.
 	ParentCall int64  `json:"parent_call,omitempty"`
 	Question   string `json:"question"`
-	// DocumentLength is the document's length in bytes.
+	// DocumentLength is the document's length in bytes; for a [Session]
+	// with several documents, the first one's.
 	DocumentLength int `json:"document_length"`
+	// Documents counts the documents bound in the REPL when there are
+	// more than one.
+	Documents int `json:"documents,omitempty"`
+	// Turn numbers the questions of a [Session] from 1; 0 for [RLM.Run].
+	Turn int `json:"turn,omitempty"`
+	// REPLRestarted reports that the session's REPL had died since the
+	// last question and was started anew: documents bound again,
+	// variables of earlier questions lost.
+	REPLRestarted bool `json:"repl_restarted,omitempty"`
+	// Protocol is the final-answer protocol the system prompt teaches.
+	Protocol string `json:"protocol,omitempty"`
 	// SystemPrompt and FirstMessage are the controller's first two messages.
 	SystemPrompt  string `json:"system_prompt"`
 	FirstMessage  string `json:"first_message"`
@@ -55,11 +70,14 @@ type IterationEvent struct {
 	// Reply is the controller's reply, in full.
 	Reply string `json:"reply"`
 	// Blocks counts the code blocks of the reply that ran.
-	Blocks           int           `json:"blocks"`
-	PromptTokens     int           `json:"prompt_tokens"`
-	CompletionTokens int           `json:"completion_tokens"`
-	ControllerTime   time.Duration `json:"controller_time"`
-	CodeTime         time.Duration `json:"code_time"`
+	Blocks           int `json:"blocks"`
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	// CachedPromptTokens are the prompt tokens the controller reused from
+	// an earlier call ([Completion.CachedPromptTokens]).
+	CachedPromptTokens int           `json:"cached_prompt_tokens,omitempty"`
+	ControllerTime     time.Duration `json:"controller_time"`
+	CodeTime           time.Duration `json:"code_time"`
 	// Final reports that this reply ended the run with the answer Answer.
 	Final  bool   `json:"final,omitempty"`
 	Answer string `json:"answer,omitempty"`
@@ -121,6 +139,13 @@ type SubCallEvent struct {
 	// call) and BatchIndex its place in it, from 0.
 	Batch      int `json:"batch"`
 	BatchIndex int `json:"batch_index"`
+	// Async marks a call started by llm_query_async or sub_call_async: it
+	// ran while the code went on, and is reported when it ended, which may
+	// be after the block that started it.
+	Async bool `json:"async,omitempty"`
+	// Cached marks an answer served by the sub-call cache
+	// ([WithSubCallCache]) without calling the worker.
+	Cached bool `json:"cached,omitempty"`
 	// Answer is what Python got; when the call failed, Error says why and
 	// Python got an error string instead.
 	Answer           string        `json:"answer"`
@@ -131,6 +156,33 @@ type SubCallEvent struct {
 	// ChildRun is the [RunStartEvent.Run] of the child RLM an rlm_query
 	// started; 0 when it started none.
 	ChildRun int `json:"child_run,omitempty"`
+}
+
+// CompactionEvent describes the compaction of the controller's
+// conversation: the messages that were replaced and the summary that
+// replaced them, or why compaction failed.
+type CompactionEvent struct {
+	Run   int `json:"run"`
+	Depth int `json:"depth"`
+	// Iteration is the reply that was about to be asked for.
+	Iteration int `json:"iteration"`
+	// Replaced are the messages the summary replaced, in full: every turn
+	// after the question but the latest reply and its output.
+	Replaced []Message `json:"replaced,omitempty"`
+	// Summary is the controller's summary; it now stands in the
+	// conversation as an assistant message, followed by a note that the
+	// conversation was compacted.
+	Summary string `json:"summary,omitempty"`
+	// TokensBefore and TokensAfter estimate the conversation's size.
+	TokensBefore int `json:"tokens_before"`
+	TokensAfter  int `json:"tokens_after"`
+	// PromptTokens and CompletionTokens are the summary call's.
+	PromptTokens     int           `json:"prompt_tokens"`
+	CompletionTokens int           `json:"completion_tokens"`
+	Duration         time.Duration `json:"duration"`
+	// Error says why compaction failed; the conversation was then
+	// shortened instead (see [IterationEvent.Shortened]).
+	Error string `json:"error,omitempty"`
 }
 
 // RunEndEvent describes a run as it ends.
@@ -184,6 +236,14 @@ func (o *observers) runEnd(e RunEndEvent) {
 	o.each(func(ob Observer) {
 		if ob.RunEnd != nil {
 			ob.RunEnd(e)
+		}
+	})
+}
+
+func (o *observers) compaction(e CompactionEvent) {
+	o.each(func(ob Observer) {
+		if ob.Compaction != nil {
+			ob.Compaction(e)
 		}
 	})
 }

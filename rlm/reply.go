@@ -9,8 +9,9 @@ import (
 // perhaps a FINAL(...) or FINAL_VAR(...) written as text. This file takes it
 // apart.
 
-// codeLanguages are the fence info strings whose blocks run in the REPL.
-var codeLanguages = map[string]bool{"repl": true, "python": true, "py": true, "python3": true}
+// codeLanguages are the fence info strings whose blocks run in the REPL. A
+// fence with no info string runs too: models often leave it out.
+var codeLanguages = map[string]bool{"": true, "repl": true, "python": true, "py": true, "python3": true, "py3": true}
 
 // parsedReply is what a controller reply asks for.
 type parsedReply struct {
@@ -104,8 +105,9 @@ func stripIndent(line string, n int) string {
 	return line[i:]
 }
 
-// finalCall finds FINAL( or FINAL_VAR( at the start of a line.
-var finalCall = regexp.MustCompile(`(?m)^[ \t]*(FINAL_VAR|FINAL)\(`)
+// finalCall finds FINAL( or FINAL_VAR( at the start of a line, after
+// Markdown emphasis or inline-code marks if any (**FINAL(x)**, `FINAL(x)`).
+var finalCall = regexp.MustCompile("(?m)^[ \t]*(?:[*_`]+[ \t]*)?(FINAL_VAR|FINAL)\\(")
 
 // findTextFinal returns the first FINAL(...) or FINAL_VAR(...) that starts a
 // line of prose. Its argument runs to the matching parenthesis, so that an

@@ -17,6 +17,8 @@ func TestParseReplyBlocks(t *testing.T) {
 		{"python and py", "```python\na = 1\n```\ntext\n```py\nb = 2\n```", []string{"a = 1", "b = 2"}},
 		{"info string case and extra words", "```Python title=x\nprint(1)\n```", []string{"print(1)"}},
 		{"other languages do not run", "```text\nprint(1)\n```\n```bash\nls\n```", nil},
+		{"no language tag runs", "Here:\n```\nx = 1\n```", []string{"x = 1"}},
+		{"py3 runs", "```py3\ny = 2\n```", []string{"y = 2"}},
 		{"multi-line keeps indentation", "```repl\nfor i in range(2):\n    print(i)\n```",
 			[]string{"for i in range(2):\n    print(i)"}},
 		{"indented fence is dedented", "1. step\n   ```repl\n   x = 1\n   if x:\n       print(x)\n   ```",
@@ -61,6 +63,11 @@ func TestParseReplyFinal(t *testing.T) {
 		{"inside another fence does not count", "```text\nFINAL(1)\n```", false, false, ""},
 		{"first one wins", "FINAL(1)\nFINAL(2)", true, false, "1"},
 		{"after code", "```repl\nx = 1\n```\nFINAL_VAR(x)", true, true, "x"},
+		{"bold", "Done.\n**FINAL(42)**", true, false, "42"},
+		{"bold quoted", `**FINAL("Vex and Percy")**`, true, false, "Vex and Percy"},
+		{"italic variable", "_FINAL_VAR(total)_", true, true, "total"},
+		{"inline code", "`FINAL(7)`", true, false, "7"},
+		{"bold label before it does not count", "**Answer:** FINAL(7)", false, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

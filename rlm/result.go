@@ -2,6 +2,7 @@ package rlm
 
 import (
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -117,9 +118,26 @@ type Stats struct {
 	SubCallsFailed int `json:"sub_calls_failed"`
 	// SubCallsByDepth counts sub-calls by their [SubCallInfo.Depth].
 	SubCallsByDepth map[int]int `json:"sub_calls_by_depth,omitempty"`
-	// Controller and Worker count each model's calls and tokens.
-	Controller Usage `json:"controller"`
-	Worker     Usage `json:"worker"`
+	// SubCallsAsync counts the sub-calls started by llm_query_async and
+	// sub_call_async; SubCallCacheHits those answered by the sub-call cache
+	// ([WithSubCallCache]), which the budgets do not count.
+	SubCallsAsync    int `json:"sub_calls_async,omitempty"`
+	SubCallCacheHits int `json:"sub_call_cache_hits,omitempty"`
+	// Controller and Worker count each model's calls and tokens; Workers
+	// splits Worker by the workers' names.
+	Controller Usage            `json:"controller"`
+	Worker     Usage            `json:"worker"`
+	Workers    map[string]Usage `json:"workers,omitempty"`
+	// Compactions counts the summaries that replaced the controller's
+	// conversation; CompactionsFailed the attempts that failed, after which
+	// it was shortened instead.
+	Compactions       int `json:"compactions,omitempty"`
+	CompactionsFailed int `json:"compactions_failed,omitempty"`
+	// REPLStarts counts the Python processes started for the run (one, or
+	// none for a session's question unless its REPL had to be restarted),
+	// and DocumentsBound the documents sent to them.
+	REPLStarts     int `json:"repl_starts"`
+	DocumentsBound int `json:"documents_bound"`
 	// Time splits the run's wall time.
 	Time Timing `json:"time"`
 }
@@ -138,6 +156,9 @@ type Usage struct {
 	Calls            int `json:"calls"`
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
+	// CachedPromptTokens counts the prompt tokens the model reused from
+	// earlier calls instead of reading them again, when it reports them.
+	CachedPromptTokens int `json:"cached_prompt_tokens,omitempty"`
 }
 
 // Tokens is the sum of prompt and completion tokens, the quantity token
@@ -148,6 +169,7 @@ func (u *Usage) add(c Completion) {
 	u.Calls++
 	u.PromptTokens += c.PromptTokens
 	u.CompletionTokens += c.CompletionTokens
+	u.CachedPromptTokens += c.CachedPromptTokens
 }
 
 // Timing splits a run's wall time into parts, which overlap: Total,
@@ -164,13 +186,8 @@ type Timing struct {
 
 // clone returns a copy that shares no map with s.
 func (s Stats) clone() Stats {
-	if s.SubCallsByDepth != nil {
-		byDepth := make(map[int]int, len(s.SubCallsByDepth))
-		for depth, n := range s.SubCallsByDepth {
-			byDepth[depth] = n
-		}
-		s.SubCallsByDepth = byDepth
-	}
+	s.SubCallsByDepth = maps.Clone(s.SubCallsByDepth)
+	s.Workers = maps.Clone(s.Workers)
 	return s
 }
 
@@ -184,13 +201,31 @@ func (s *Stats) addChild(child Stats) {
 	s.CodeBlocksFailed += child.CodeBlocksFailed
 	s.SubCalls += child.SubCalls
 	s.SubCallsFailed += child.SubCallsFailed
+	s.SubCallsAsync += child.SubCallsAsync
+	s.SubCallCacheHits += child.SubCallCacheHits
 	for depth, n := range child.SubCallsByDepth {
 		s.countSubCall(depth, n)
 	}
 	s.Controller.addUsage(child.Controller)
 	s.Worker.addUsage(child.Worker)
+	for name, u := range child.Workers {
+		s.addWorkerUsage(name, u)
+	}
+	s.Compactions += child.Compactions
+	s.CompactionsFailed += child.CompactionsFailed
+	s.REPLStarts += child.REPLStarts
+	s.DocumentsBound += child.DocumentsBound
 	s.Time.Controller += child.Time.Controller
 	s.Time.Worker += child.Time.Worker
+}
+
+// add adds the statistics of a run that happened after s's, such as the
+// next question of a session: its times too.
+func (s *Stats) add(o Stats) {
+	s.addChild(o)
+	s.Time.Total += o.Time.Total
+	s.Time.REPLStart += o.Time.REPLStart
+	s.Time.Code += o.Time.Code
 }
 
 func (s *Stats) countSubCall(depth, n int) {
@@ -200,8 +235,24 @@ func (s *Stats) countSubCall(depth, n int) {
 	s.SubCallsByDepth[depth] += n
 }
 
+// addWorker counts a completion of the named worker.
+func (s *Stats) addWorker(name string, c Completion) {
+	s.addWorkerUsage(name, Usage{Calls: 1, PromptTokens: c.PromptTokens,
+		CompletionTokens: c.CompletionTokens, CachedPromptTokens: c.CachedPromptTokens})
+}
+
+func (s *Stats) addWorkerUsage(name string, o Usage) {
+	if s.Workers == nil {
+		s.Workers = map[string]Usage{}
+	}
+	u := s.Workers[name]
+	u.addUsage(o)
+	s.Workers[name] = u
+}
+
 func (u *Usage) addUsage(o Usage) {
 	u.Calls += o.Calls
 	u.PromptTokens += o.PromptTokens
 	u.CompletionTokens += o.CompletionTokens
+	u.CachedPromptTokens += o.CachedPromptTokens
 }

@@ -128,3 +128,67 @@ func ExampleSubCallFromContext() {
 	// Output:
 	// I am sub-call 7 (sub_call) at offset 4096
 }
+
+// A session answers several questions with one REPL: the document is bound
+// once, and what the code computed for one question is there for the next.
+func ExampleRLM_NewSession() {
+	document := "Laura: 17.\nSam: 20.\nTaliesin: 12.\n"
+	controller := rlmtest.Func(func(_ context.Context, _ int, messages []rlm.Message) (string, error) {
+		switch {
+		case strings.Contains(messages[1].Content, "Question: Who rolls?"):
+			return rlmtest.Code(`
+rolls = dict(line.split(": ") for line in context.splitlines())
+answer["content"] = ", ".join(rolls)
+answer["ready"] = True`), nil
+		default: // the second question reuses `rolls` and reads `history`
+			return rlmtest.Code(`
+answer["content"] = "%s rolled highest (after %d question)" % (max(rolls, key=lambda k: int(rolls[k][:-1])), len(history))
+answer["ready"] = True`), nil
+		}
+	})
+	r, err := rlm.New(controller, nil, rlm.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		panic(err)
+	}
+	session, err := r.NewSession(context.Background(), document)
+	if err != nil {
+		panic(err)
+	}
+	defer session.Close()
+	for _, q := range []string{"Who rolls?", "Who rolled highest?"} {
+		res, err := session.Ask(context.Background(), q)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(res.Answer)
+	}
+	fmt.Println("REPL starts:", session.Stats().REPLStarts)
+	// Output:
+	// Laura, Sam, Taliesin
+	// Sam rolled highest (after 1 question)
+	// REPL starts: 1
+}
+
+// Code chooses a worker by name; the worker given to New is "default".
+func ExampleWithWorker() {
+	small := rlmtest.Func(func(context.Context, int, []rlm.Message) (string, error) { return "small says hi", nil })
+	large := rlmtest.Func(func(context.Context, int, []rlm.Message) (string, error) { return "large says hi", nil })
+	controller := rlmtest.Replies([]string{
+		rlmtest.Code(`print(llm_query("hi"), "/", llm_query("hi", model="large"))`),
+		"FINAL(done)",
+	})
+	r, err := rlm.New(controller, small, rlm.WithWorker("large", large),
+		rlm.WithProtocol(rlm.ProtocolFinal), rlm.WithLogger(slog.New(slog.DiscardHandler)),
+		rlm.WithObserver(rlm.Observer{CodeBlock: func(e rlm.CodeBlockEvent) { fmt.Print(e.Stdout) }}))
+	if err != nil {
+		panic(err)
+	}
+	res, err := r.Run(context.Background(), "a document", "Say hi.")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Stats.Workers["default"].Calls, res.Stats.Workers["large"].Calls)
+	// Output:
+	// small says hi / large says hi
+	// 1 1
+}

@@ -8,29 +8,42 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/go-rlm/rlm/repl"
 )
 
-// runSpec says what one run (the root or a child RLM) is about.
+// runSpec says what one run (the root, a child RLM or a session's
+// question) is about.
 type runSpec struct {
-	document string
-	question string
+	documents []string
+	question  string
+	// worker names the worker that answers when code passes no model=;
+	// empty means DefaultWorker.
+	worker string
 	// id, depth and parentCall place the run in its tree: the root is run
 	// 0 at depth 0 with no parent call.
 	id         int
 	depth      int
 	parentCall int64
+	// ws is the workspace of a session; nil gives the run one of its own.
+	ws *workspace
+	// session marks a question of a Session, turn its number and history
+	// the questions answered before it.
+	session bool
+	turn    int
+	history []Turn
 }
 
-// run is the state of one controller loop and its REPL.
+// run is the state of one controller loop.
 type run struct {
-	t    *tree
-	spec runSpec
-	cfg  *config
-	log  *slog.Logger
-	repl *repl.REPL
-	hist *history
+	t     *tree
+	spec  runSpec
+	cfg   *config
+	log   *slog.Logger
+	ws    *workspace
+	hist  *history
+	async *asyncRuns
+
+	// compactions counts the summaries that replaced the conversation.
+	compactions int
 
 	// mu guards the fields below, which host functions reach from the
 	// REPL's goroutines while a cell runs.
@@ -38,39 +51,66 @@ type run struct {
 	// iteration and block locate the code running now, for events.
 	iteration, block int
 	blockSubCalls    int
-	// final is the answer FINAL gave during the current block.
-	final *string
-	// offsetHint is where the last located chunk ended: chunks usually
-	// follow each other, so the next one is looked for there first.
-	offsetHint int
-	stats      Stats
+	// final is the answer FINAL or the answer dict gave during the current
+	// block; answerRestored notes that the block replaced the answer dict.
+	final          *string
+	answerRestored bool
+	// hintDoc and hintOffset are where the last located chunk ended:
+	// chunks usually follow each other, so the next one is looked for
+	// there first.
+	hintDoc, hintOffset int
+	stats               Stats
 }
 
 // run carries out one run and reports it to the observers.
 func (t *tree) run(ctx context.Context, spec runSpec) (Result, error) {
 	start := time.Now()
 	cfg := &t.rlm.cfg
-	system := cfg.systemPrompt
-	if system == "" {
-		system = renderSystemPrompt(*cfg, spec.depth+1 < cfg.maxDepth)
-	}
-	first := firstMessage(spec.document, spec.question, cfg.maxIterations)
 	ru := &run{
-		t:    t,
-		spec: spec,
-		cfg:  cfg,
-		log:  t.log.With("run", spec.id, "depth", spec.depth),
-		hist: newHistory(system, first),
+		t:     t,
+		spec:  spec,
+		cfg:   cfg,
+		log:   t.log.With("run", spec.id, "depth", spec.depth),
+		async: newAsyncRuns(ctx, cfg.concurrency),
+	}
+	if spec.turn > 0 {
+		ru.log = ru.log.With("turn", spec.turn)
 	}
 	ru.stats.Runs = 1
-	t.obs.runStart(RunStartEvent{
-		Run: spec.id, Depth: spec.depth, ParentCall: spec.parentCall,
-		Question: spec.question, DocumentLength: len(spec.document),
-		SystemPrompt: system, FirstMessage: first, MaxIterations: cfg.maxIterations,
-	})
-	ru.log.Info("rlm: run started", "document_length", len(spec.document), "question", spec.question)
+	restarted, prepErr := ru.prepare(ctx)
 
-	res, err := ru.loop(ctx)
+	system := cfg.systemPrompt
+	if system == "" {
+		system = renderSystemPrompt(*cfg, t.rlm.workers, ru.workerName(""), !ru.atMaxDepth())
+	}
+	first := ru.firstMessage(restarted)
+	ru.hist = newHistory(system, first)
+	start0 := RunStartEvent{
+		Run: spec.id, Depth: spec.depth, ParentCall: spec.parentCall,
+		Question: spec.question, DocumentLength: len(spec.documents[0]),
+		SystemPrompt: system, FirstMessage: first, MaxIterations: cfg.maxIterations,
+		Turn: spec.turn, REPLRestarted: restarted, Protocol: cfg.protocol.String(),
+	}
+	if len(spec.documents) > 1 {
+		start0.Documents = len(spec.documents)
+	}
+	t.obs.runStart(start0)
+	ru.log.Info("rlm: run started", "document_length", len(spec.documents[0]), "question", spec.question)
+
+	var res Result
+	var err error
+	if prepErr != nil {
+		res, err = ru.stopped(ctx, prepErr)
+	} else {
+		res, err = ru.loop(ctx)
+	}
+	ru.async.stop()
+	if ru.ws != nil {
+		ru.ws.detach(ru)
+		if spec.ws == nil {
+			ru.ws.close()
+		}
+	}
 
 	ru.mu.Lock()
 	ru.stats.Time.Total = time.Since(start)
@@ -88,14 +128,32 @@ func (t *tree) run(ctx context.Context, spec runSpec) (Result, error) {
 	return res, err
 }
 
-// loop starts the REPL and alternates controller replies and code until a
-// final answer, a budget or an error ends the run.
-func (ru *run) loop(ctx context.Context) (Result, error) {
-	if err := ru.startREPL(ctx); err != nil {
-		return ru.stopped(ctx, fmt.Errorf("start repl: %w", err))
+// prepare readies the REPL: it starts one, with the documents bound, for a
+// run of its own, and readies a session's for the question. restarted
+// reports a session's REPL that had died since the last question.
+func (ru *run) prepare(ctx context.Context) (restarted bool, err error) {
+	start := time.Now()
+	ws := ru.spec.ws
+	if ws == nil {
+		if ws, err = startWorkspace(ctx, ru.cfg, ru.log, ru.spec.documents); err != nil {
+			return false, fmt.Errorf("start repl: %w", err)
+		}
+		ru.stats.REPLStarts, ru.stats.DocumentsBound = 1, len(ru.spec.documents)
 	}
-	defer ru.repl.Close()
+	ru.ws = ws
+	restarted, err = ws.begin(ctx, ru)
+	if restarted {
+		ru.stats.REPLStarts, ru.stats.DocumentsBound = 1, len(ru.spec.documents)
+	}
+	if ru.stats.REPLStarts > 0 {
+		ru.stats.Time.REPLStart = time.Since(start)
+	}
+	return restarted, err
+}
 
+// loop alternates controller replies and code until a final answer, a
+// budget or an error ends the run.
+func (ru *run) loop(ctx context.Context) (Result, error) {
 	maxIterations := ru.cfg.maxIterations
 	for it := 1; it <= maxIterations; it++ {
 		if ru.t.budget.controllerSpent() {
@@ -117,11 +175,11 @@ func (ru *run) loop(ctx context.Context) (Result, error) {
 		if reason == 0 && it == maxIterations {
 			reason = StopMaxIterations
 		}
-		next := continueMessage(it, maxIterations)
+		next := ru.continueMessage(it)
 		if reason != 0 {
-			next = finalRequest(reason, maxIterations)
+			next = ru.finalRequest(reason)
 		}
-		st.event.Feedback = st.feedback(next)
+		st.event.Feedback = ru.feedback(st, next)
 		ru.t.obs.iteration(st.event)
 		ru.hist.add(RoleUser, st.event.Feedback)
 		if reason != 0 {
@@ -133,7 +191,7 @@ func (ru *run) loop(ctx context.Context) (Result, error) {
 
 // lastChance asks the controller once more for an answer after the run
 // could not go on for reason. Code in that reply still runs (models often
-// answer with FINAL in a block), but nothing more is asked.
+// answer in a block), but nothing more is asked.
 func (ru *run) lastChance(ctx context.Context, reason StopReason, iteration int) (Result, error) {
 	if ru.t.budget.controllerSpent() {
 		return Result{Stop: reason}, nil
@@ -157,33 +215,6 @@ func (ru *run) stopped(ctx context.Context, err error) (Result, error) {
 	return Result{Stop: reason}, err
 }
 
-// startREPL starts the run's interpreter and binds the document.
-func (ru *run) startREPL(ctx context.Context) error {
-	start := time.Now()
-	opts := append([]repl.Option{repl.WithLogger(ru.log)}, ru.cfg.replOptions...)
-	opts = append(opts, ru.hostOptions()...)
-	opts = append(opts, repl.WithOutputLimit(ru.cfg.outputCap), repl.WithPrelude(prelude))
-	r, err := repl.Start(ctx, opts...)
-	if err != nil {
-		return err
-	}
-	for name, value := range map[string]string{
-		"context":  ru.spec.document,
-		"prompt":   ru.spec.document,
-		"question": ru.spec.question,
-	} {
-		if err := r.Set(name, value); err != nil {
-			r.Close()
-			return fmt.Errorf("bind %s: %w", name, err)
-		}
-	}
-	ru.repl = r
-	ru.mu.Lock()
-	ru.stats.Time.REPLStart = time.Since(start)
-	ru.mu.Unlock()
-	return nil
-}
-
 // stepResult is one controller reply and what came of it.
 type stepResult struct {
 	event   IterationEvent
@@ -195,9 +226,9 @@ type stepResult struct {
 
 // feedback is the message that reports the step to the controller, ending
 // with next.
-func (st *stepResult) feedback(next string) string {
+func (ru *run) feedback(st *stepResult, next string) string {
 	if st.noCode {
-		return noCodeMessage + next
+		return ru.noCodeMessage() + next
 	}
 	return feedbackMessage(st.blocks, st.skipped, st.event.FinalRejected, next)
 }
@@ -205,34 +236,29 @@ func (st *stepResult) feedback(next string) string {
 // step asks the controller for a reply, runs its code and settles whether
 // it gave a final answer.
 func (ru *run) step(ctx context.Context, iteration int) (*stepResult, error) {
-	shortened := ru.hist.fit(ru.cfg.controllerContext)
+	shortened, err := ru.compact(ctx, iteration)
+	if err != nil {
+		return nil, err
+	}
+	shortened += ru.hist.fit(ru.cfg.controllerContext)
 	if shortened > 0 {
 		ru.log.Debug("rlm: shortened history", "messages", shortened)
 	}
 	sent := append([]Message(nil), ru.hist.messages...)
-	start := time.Now()
-	c, err := ru.t.rlm.controller.Complete(ctx, sent)
-	elapsed := time.Since(start)
+	c, elapsed, err := ru.complete(ctx, sent)
 	if err != nil {
 		return nil, fmt.Errorf("controller: %w", err)
 	}
-	if c.PromptTokens == 0 && c.CompletionTokens == 0 {
-		c.PromptTokens, c.CompletionTokens = estimateTokens(messagesChars(sent)), estimateTokens(len(c.Text))
-	} else {
-		ru.hist.calibrate(messagesChars(sent), c.PromptTokens)
-	}
-	ru.t.budget.addControllerTokens(c.PromptTokens + c.CompletionTokens)
 	ru.hist.add(RoleAssistant, c.Text)
 	ru.mu.Lock()
 	ru.stats.Iterations++
-	ru.stats.Controller.add(c)
-	ru.stats.Time.Controller += elapsed
 	ru.mu.Unlock()
 
 	st := &stepResult{event: IterationEvent{
 		Run: ru.spec.id, Depth: ru.spec.depth, Iteration: iteration, Reply: c.Text,
 		PromptTokens: c.PromptTokens, CompletionTokens: c.CompletionTokens,
-		ControllerTime: elapsed, Shortened: shortened,
+		CachedPromptTokens: c.CachedPromptTokens,
+		ControllerTime:     elapsed, Shortened: shortened,
 	}}
 	codeStart := time.Now()
 	err = ru.handleReply(ctx, st, parseReply(c.Text))
@@ -245,11 +271,34 @@ func (ru *run) step(ctx context.Context, iteration int) (*stepResult, error) {
 	return st, err
 }
 
+// complete makes one controller call and accounts for it: tokens (estimated
+// when the controller reports none), the budget and the statistics.
+func (ru *run) complete(ctx context.Context, messages []Message) (Completion, time.Duration, error) {
+	start := time.Now()
+	c, err := ru.t.rlm.controller.Complete(ctx, messages)
+	elapsed := time.Since(start)
+	if err != nil {
+		return c, elapsed, err
+	}
+	if c.PromptTokens == 0 && c.CompletionTokens == 0 {
+		c.PromptTokens, c.CompletionTokens = estimateTokens(messagesChars(messages)), estimateTokens(len(c.Text))
+	} else {
+		ru.hist.calibrate(messagesChars(messages), c.PromptTokens)
+	}
+	ru.t.budget.addControllerTokens(c.PromptTokens + c.CompletionTokens)
+	ru.mu.Lock()
+	ru.stats.Controller.add(c)
+	ru.stats.Time.Controller += elapsed
+	ru.mu.Unlock()
+	return c, elapsed, nil
+}
+
 // handleReply runs the reply's code blocks in order and decides whether
-// the reply gave a final answer. FINAL called by code counts at once, and
-// the blocks after it do not run. FINAL written as text counts only once
-// the reply's code has run without an exception: it was written before the
-// output was seen, and stands only if nothing contradicted it.
+// the reply gave a final answer. An answer submitted by code (FINAL, or the
+// answer dict marked ready) counts at once, and the blocks after it do not
+// run. FINAL written as text counts only once the reply's code has run
+// without an exception: it was written before the output was seen, and
+// stands only if nothing contradicted it.
 func (ru *run) handleReply(ctx context.Context, st *stepResult, reply parsedReply) error {
 	if len(reply.blocks) == 0 && reply.final == nil {
 		st.noCode = true
@@ -304,8 +353,8 @@ func (ru *run) resolveFinalVar(ctx context.Context, name string) (answer, reject
 			"Use FINAL(answer) to answer with text.", name), nil
 	}
 	ru.beginBlock(0, 0)
-	res, err := ru.repl.Exec(ctx, fmt.Sprintf("FINAL_VAR(%q)", name))
-	_, final := ru.endBlock()
+	res, err := ru.ws.exec(ctx, fmt.Sprintf("FINAL_VAR(%q)", name))
+	_, final, _ := ru.endBlock()
 	if err != nil {
 		return "", "", fmt.Errorf("repl: resolve FINAL_VAR: %w", err)
 	}
@@ -320,11 +369,15 @@ func (ru *run) resolveFinalVar(ctx context.Context, name string) (answer, reject
 	return *final, "", nil
 }
 
-// execBlock runs one code block and reports it.
+// execBlock runs one code block, then looks at the answer dict, and
+// reports the block.
 func (ru *run) execBlock(ctx context.Context, iteration, block int, code string) (CodeBlockEvent, error) {
 	ru.beginBlock(iteration, block)
-	res, err := ru.repl.Exec(ctx, code)
-	subCalls, final := ru.endBlock()
+	res, err := ru.ws.exec(ctx, code)
+	if err == nil {
+		err = ru.checkAnswer(ctx)
+	}
+	subCalls, final, answerRestored := ru.endBlock()
 	if err != nil {
 		return CodeBlockEvent{}, fmt.Errorf("repl: exec: %w", err)
 	}
@@ -334,6 +387,9 @@ func (ru *run) execBlock(ctx context.Context, iteration, block int, code string)
 		Changed: res.Changed, Restored: res.Restored,
 		Truncated: res.StdoutTruncated || res.StderrTruncated,
 		Restarted: res.Restarted, Duration: res.Duration, SubCalls: subCalls,
+	}
+	if answerRestored {
+		e.Restored = append(e.Restored, "answer")
 	}
 	if res.Exception != nil {
 		e.Exception = &Exception{Type: res.Exception.Type, Message: res.Exception.Message, Traceback: res.Exception.Traceback}
@@ -354,20 +410,35 @@ func (ru *run) execBlock(ctx context.Context, iteration, block int, code string)
 	return e, nil
 }
 
+// checkAnswer submits the answer dict's content when code marked it ready,
+// and binds a fresh dict when code deleted it, or, under the answer
+// protocol, replaced it with something that is not a dict.
+func (ru *run) checkAnswer(ctx context.Context) error {
+	res, err := ru.ws.exec(ctx, fmt.Sprintf("_rlm_check_answer(%s)", pythonBool(ru.cfg.protocol == ProtocolAnswer)))
+	if err != nil {
+		return err
+	}
+	if res.Exception != nil {
+		ru.log.Warn("rlm: reading the answer dict failed", "type", res.Exception.Type, "message", res.Exception.Message)
+	}
+	return nil
+}
+
 // beginBlock records where the code about to run comes from.
 func (ru *run) beginBlock(iteration, block int) {
 	ru.mu.Lock()
 	ru.iteration, ru.block = iteration, block
 	ru.blockSubCalls = 0
 	ru.final = nil
+	ru.answerRestored = false
 	ru.mu.Unlock()
 }
 
 // endBlock returns what the block that ran did through host functions.
-func (ru *run) endBlock() (subCalls int, final *string) {
+func (ru *run) endBlock() (subCalls int, final *string, answerRestored bool) {
 	ru.mu.Lock()
 	defer ru.mu.Unlock()
-	return ru.blockSubCalls, ru.final
+	return ru.blockSubCalls, ru.final, ru.answerRestored
 }
 
 // position returns where the running code comes from.
@@ -377,38 +448,50 @@ func (ru *run) position() (iteration, block int) {
 	return ru.iteration, ru.block
 }
 
-// setFinal records an answer given by FINAL from code.
+// setFinal records an answer given by FINAL or the answer dict from code.
 func (ru *run) setFinal(answer string) {
 	ru.mu.Lock()
 	ru.final = &answer
 	ru.mu.Unlock()
 }
 
-// locate finds chunk in the document: first where the last chunk ended,
-// then near it (chunks may overlap), then anywhere. It returns -1 when the
-// chunk is not a slice of the document.
-func (ru *run) locate(chunk string) int {
+// locate finds chunk among the run's documents: first where the last chunk
+// ended, then near it (chunks may overlap), then anywhere in that document,
+// then in the others. It returns the document's index and the offset, or
+// -1 when the chunk is not a slice of any.
+func (ru *run) locate(chunk string) (doc, offset int) {
 	if chunk == "" {
-		return -1
+		return 0, -1
 	}
-	doc := ru.spec.document
 	ru.mu.Lock()
 	defer ru.mu.Unlock()
-	hint := ru.offsetHint
-	offset := -1
+	docs := ru.spec.documents
+	hintDoc := ru.hintDoc
+	offset = locateIn(docs[hintDoc], chunk, ru.hintOffset)
+	doc = hintDoc
+	for i := 0; offset < 0 && i < len(docs); i++ {
+		if i != hintDoc {
+			doc, offset = i, strings.Index(docs[i], chunk)
+		}
+	}
+	if offset < 0 {
+		return 0, -1
+	}
+	ru.hintDoc, ru.hintOffset = doc, offset+len(chunk)
+	return doc, offset
+}
+
+// locateIn finds chunk in doc, trying hint first.
+func locateIn(doc, chunk string, hint int) int {
+	hint = min(hint, len(doc))
 	switch {
 	case strings.HasPrefix(doc[hint:], chunk):
-		offset = hint
+		return hint
 	default:
 		from := max(0, hint-len(chunk))
 		if i := strings.Index(doc[from:], chunk); i >= 0 {
-			offset = from + i
-		} else if i := strings.Index(doc[:min(len(doc), hint+len(chunk))], chunk); i >= 0 {
-			offset = i
+			return from + i
 		}
+		return strings.Index(doc[:min(len(doc), hint+len(chunk))], chunk)
 	}
-	if offset >= 0 {
-		ru.offsetHint = offset + len(chunk)
-	}
-	return offset
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -159,7 +160,7 @@ func TestReplyWithoutCodeOrFinal(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "3", res.Answer)
 	nudge := lastUser(controller.Calls()[1])
-	assert.Contains(t, nudge, "no ```repl block and no FINAL")
+	assert.Contains(t, nudge, "no ```repl block and no final answer")
 	assert.Equal(t, 0, res.Stats.CodeBlocks)
 	assert.Equal(t, nudge, iterations(traj)[0].Feedback)
 }
@@ -297,12 +298,28 @@ func TestNewAndRunMisuse(t *testing.T) {
 func TestDefaultSystemPrompt(t *testing.T) {
 	plain := rlm.DefaultSystemPrompt()
 	assert.Contains(t, plain, "about 200000 characters")
-	assert.Contains(t, plain, "FINAL_VAR")
+	assert.Contains(t, plain, `answer["ready"] = True`, "the reference implementation's protocol by default")
+	assert.NotContains(t, plain, "FINAL_VAR")
 	assert.NotContains(t, plain, "rlm_query", "no child RLMs at depth 1")
-	custom := rlm.DefaultSystemPrompt(rlm.WithChunkChars(50_000), rlm.WithMaxDepth(2), rlm.WithOutputCap(999))
+	assert.NotContains(t, plain, "model=", "one worker: nothing to choose")
+	assert.Contains(t, plain, "a block whose last line is an expression also shows")
+	assert.Contains(t, plain, "You have 30 replies")
+	assert.Contains(t, plain, "Sub-calls have no fixed limit")
+	custom := rlm.DefaultSystemPrompt(rlm.WithChunkChars(50_000), rlm.WithMaxDepth(2), rlm.WithOutputCap(999),
+		rlm.WithProtocol(rlm.ProtocolFinal), rlm.WithSubCallBudget(40), rlm.WithMaxIterations(12),
+		rlm.WithWorkerTokenBudget(90_000), rlm.WithTimeLimit(5*time.Minute),
+		rlm.WithTaskPreamble("Answer with \\boxed{N}."))
 	assert.Contains(t, custom, "about 50000 characters")
 	assert.Contains(t, custom, "rlm_query(text, query)")
+	assert.Contains(t, custom, "rlm_query_batched(texts, query)")
 	assert.Contains(t, custom, "cut at 999 characters")
+	assert.Contains(t, custom, "FINAL_VAR(x)")
+	assert.NotContains(t, custom, `answer["ready"]`)
+	assert.Contains(t, custom, "You have 12 replies")
+	assert.Contains(t, custom, "at most 40 sub-calls in all, child controllers and their calls included")
+	assert.Contains(t, custom, "90000 tokens in all")
+	assert.Contains(t, custom, "stops after 5m0s")
+	assert.Contains(t, custom, "## The task\n\nAnswer with \\boxed{N}.")
 }
 
 func TestCustomSystemPrompt(t *testing.T) {

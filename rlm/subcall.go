@@ -16,6 +16,8 @@ const (
 	// KindRLMQuery is rlm_query(text, query): a child RLM, or a plain worker
 	// call when the recursion depth allows no child.
 	KindRLMQuery SubCallKind = "rlm_query"
+	// KindRLMQueryBatched is one item of rlm_query_batched(texts, query).
+	KindRLMQueryBatched SubCallKind = "rlm_query_batched"
 )
 
 // SubCallInfo identifies a sub-call while the worker answers it, so that an
@@ -29,8 +31,16 @@ type SubCallInfo struct {
 	// root controller's code, 2 for those of a child RLM.
 	Depth int         `json:"depth"`
 	Kind  SubCallKind `json:"kind"`
-	// Offset is where the chunk starts in the document of the run that made
-	// the call, in bytes, or -1 when the chunk is not a slice of it.
+	// Model names the worker that answers when it is one added with
+	// [WithWorker]; empty for the worker given to [New] ([DefaultWorker]).
+	// For a child RLM, the worker its own sub-calls use by default.
+	Model string `json:"model,omitempty"`
+	// Document is the index of the document the chunk was found in, among
+	// the documents of the run that made the call (a [Session] may have
+	// several; a run has one, 0).
+	Document int `json:"document,omitempty"`
+	// Offset is where the chunk starts in that document, in bytes, or -1
+	// when the chunk is not a slice of any of the run's documents.
 	Offset int `json:"offset"`
 	// Length is the length of the chunk (for llm_query, of the prompt) in
 	// bytes.

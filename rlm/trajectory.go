@@ -16,23 +16,25 @@ type RecordType string
 
 // The record types, one per [Observer] callback.
 const (
-	RecordRunStart  RecordType = "run_start"
-	RecordIteration RecordType = "iteration"
-	RecordCodeBlock RecordType = "code_block"
-	RecordSubCall   RecordType = "sub_call"
-	RecordRunEnd    RecordType = "run_end"
+	RecordRunStart   RecordType = "run_start"
+	RecordIteration  RecordType = "iteration"
+	RecordCodeBlock  RecordType = "code_block"
+	RecordSubCall    RecordType = "sub_call"
+	RecordRunEnd     RecordType = "run_end"
+	RecordCompaction RecordType = "compaction"
 )
 
 // Record is one line of a JSONL trajectory: the time of an event and the
 // event itself, in the field its Type names.
 type Record struct {
-	Type      RecordType      `json:"type"`
-	Time      time.Time       `json:"time"`
-	RunStart  *RunStartEvent  `json:"run_start,omitempty"`
-	Iteration *IterationEvent `json:"iteration,omitempty"`
-	CodeBlock *CodeBlockEvent `json:"code_block,omitempty"`
-	SubCall   *SubCallEvent   `json:"sub_call,omitempty"`
-	RunEnd    *RunEndEvent    `json:"run_end,omitempty"`
+	Type       RecordType       `json:"type"`
+	Time       time.Time        `json:"time"`
+	RunStart   *RunStartEvent   `json:"run_start,omitempty"`
+	Iteration  *IterationEvent  `json:"iteration,omitempty"`
+	CodeBlock  *CodeBlockEvent  `json:"code_block,omitempty"`
+	SubCall    *SubCallEvent    `json:"sub_call,omitempty"`
+	RunEnd     *RunEndEvent     `json:"run_end,omitempty"`
+	Compaction *CompactionEvent `json:"compaction,omitempty"`
 }
 
 // validate checks that the record holds the event its type names.
@@ -49,6 +51,8 @@ func (r *Record) validate() error {
 		present = r.SubCall != nil
 	case RecordRunEnd:
 		present = r.RunEnd != nil
+	case RecordCompaction:
+		present = r.Compaction != nil
 	default:
 		return fmt.Errorf("unknown record type %q", r.Type)
 	}
@@ -68,6 +72,9 @@ func recordObserver(add func(Record)) Observer {
 		CodeBlock: func(e CodeBlockEvent) { add(Record{Type: RecordCodeBlock, Time: now(), CodeBlock: &e}) },
 		SubCall:   func(e SubCallEvent) { add(Record{Type: RecordSubCall, Time: now(), SubCall: &e}) },
 		RunEnd:    func(e RunEndEvent) { add(Record{Type: RecordRunEnd, Time: now(), RunEnd: &e}) },
+		Compaction: func(e CompactionEvent) {
+			add(Record{Type: RecordCompaction, Time: now(), Compaction: &e})
+		},
 	}
 }
 
@@ -139,8 +146,9 @@ func (t *Trajectory) records() []Record {
 	return append([]Record(nil), t.Records...)
 }
 
-// Result returns the result of the root run; ok is false when the
-// trajectory does not reach the end of the root run.
+// Result returns the result of the root run (for a session's trajectory,
+// the first question's); ok is false when the trajectory does not reach the
+// end of the root run.
 func (t *Trajectory) Result() (res Result, ok bool) {
 	for _, r := range t.records() {
 		if r.Type == RecordRunEnd && r.RunEnd.Run == 0 {

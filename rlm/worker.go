@@ -2,6 +2,7 @@ package rlm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -21,24 +22,66 @@ func promptCall(kind SubCallKind, prompt string) workerCall {
 	return workerCall{kind: kind, messages: promptMessages(prompt), chunk: prompt, query: abbreviate(prompt, 1000)}
 }
 
+// chunkCall is a sub-call that asks query about chunk.
+func chunkCall(kind SubCallKind, chunk, query string) workerCall {
+	return workerCall{kind: kind, messages: subCallMessages(chunk, query), chunk: chunk, query: query}
+}
+
+// callSite is where the code that makes a call runs.
+type callSite struct {
+	iteration, block int
+	// async marks calls started by llm_query_async or sub_call_async.
+	async bool
+}
+
+// site returns where the running code comes from.
+func (ru *run) site() callSite {
+	iteration, block := ru.position()
+	return callSite{iteration: iteration, block: block}
+}
+
 // errorAnswer is what Python gets from a failed sub-call.
 func errorAnswer(reason string) string { return "Error: " + reason }
 
-// callWorker makes the sub-calls and returns their answers in order; a
-// sub-call that fails or is refused by a budget answers with an error
-// string. A [BatchLM] worker gets the calls as batches of at most the
-// concurrency option; any other worker gets that many concurrent calls.
-func (ru *run) callWorker(ctx context.Context, calls []workerCall) []string {
-	iteration, block := ru.position()
+// callWorker makes the sub-calls on the named worker ("" is the run's
+// default) and returns their answers in order; a sub-call that fails or is
+// refused by a budget answers with an error string. Answers the sub-call
+// cache holds are not asked again. A [BatchLM] worker gets the calls as
+// batches of at most the concurrency option; any other worker gets that
+// many concurrent calls.
+func (ru *run) callWorker(ctx context.Context, site callSite, worker string, calls []workerCall) []string {
+	name := ru.workerName(worker)
+	lm, err := ru.t.rlm.worker(name)
+	cache := ru.cfg.cache
+	var fingerprint string
+	if cache != nil && err == nil {
+		fingerprint = fingerprintOf(lm)
+	}
 	events := make([]SubCallEvent, len(calls))
+	keys := make([]string, len(calls))
 	var pending []int
 	for i, c := range calls {
+		doc, offset := ru.locate(c.chunk)
 		events[i] = SubCallEvent{
 			SubCallInfo: SubCallInfo{
-				ID: ru.t.lastCallID.Add(1), Depth: ru.spec.depth + 1, Kind: c.kind,
-				Offset: ru.locate(c.chunk), Length: len(c.chunk), Query: c.query,
+				ID: ru.t.lastCallID.Add(1), Depth: ru.spec.depth + 1, Kind: c.kind, Model: modelField(name),
+				Document: doc, Offset: offset, Length: len(c.chunk), Query: c.query,
 			},
-			Run: ru.spec.id, Iteration: iteration, Block: block, Batch: len(calls), BatchIndex: i,
+			Run: ru.spec.id, Iteration: site.iteration, Block: site.block, Batch: len(calls), BatchIndex: i,
+			Async: site.async,
+		}
+		if err != nil {
+			events[i].Error = err.Error()
+			ru.record(events[i], false)
+			continue
+		}
+		if cache != nil {
+			keys[i] = SubCallKey(name, fingerprint, c.messages)
+			if answer, ok := cache.Get(keys[i]); ok {
+				events[i].Answer, events[i].Cached = answer, true
+				ru.record(events[i], true)
+				continue
+			}
 		}
 		if err := ru.t.budget.startSubCall(); err != nil {
 			events[i].Error = err.Error()
@@ -48,10 +91,10 @@ func (ru *run) callWorker(ctx context.Context, calls []workerCall) []string {
 		pending = append(pending, i)
 	}
 	start := time.Now()
-	if batcher, ok := ru.t.rlm.worker.(BatchLM); ok && len(pending) > 1 {
+	if batcher, ok := lm.(BatchLM); ok && len(pending) > 1 {
 		ru.completeBatches(ctx, batcher, calls, events, pending)
-	} else {
-		ru.completeConcurrently(ctx, calls, events, pending)
+	} else if len(pending) > 0 {
+		ru.completeConcurrently(ctx, lm, calls, events, pending)
 	}
 	if len(pending) > 0 {
 		ru.mu.Lock()
@@ -63,14 +106,44 @@ func (ru *run) callWorker(ctx context.Context, calls []workerCall) []string {
 		answers[i] = e.Answer
 		if e.Error != "" {
 			answers[i] = errorAnswer(e.Error)
+		} else if cache != nil && !e.Cached {
+			cache.Put(keys[i], e.Answer)
 		}
 	}
 	return answers
 }
 
+// modelField is what SubCallInfo.Model holds for a worker: its name, or
+// nothing for the default one.
+func modelField(name string) string {
+	if name == DefaultWorker {
+		return ""
+	}
+	return name
+}
+
+// workerLabel names a worker for statistics and logs.
+func workerLabel(model string) string {
+	if model == "" {
+		return DefaultWorker
+	}
+	return model
+}
+
+// workerName resolves a model= argument: none means the run's worker.
+func (ru *run) workerName(worker string) string {
+	switch {
+	case worker != "":
+		return worker
+	case ru.spec.worker != "":
+		return ru.spec.worker
+	}
+	return DefaultWorker
+}
+
 // completeConcurrently calls the worker once per pending call, at most
 // the concurrency option at a time.
-func (ru *run) completeConcurrently(ctx context.Context, calls []workerCall, events []SubCallEvent, pending []int) {
+func (ru *run) completeConcurrently(ctx context.Context, lm LM, calls []workerCall, events []SubCallEvent, pending []int) {
 	slots := make(chan struct{}, ru.cfg.concurrency)
 	var wg sync.WaitGroup
 	for _, i := range pending {
@@ -79,12 +152,12 @@ func (ru *run) completeConcurrently(ctx context.Context, calls []workerCall, eve
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			if err := ctx.Err(); err != nil {
-				ru.finishCall(&events[i], calls[i], Completion{}, err, 0)
+				ru.finishCall(ctx, &events[i], calls[i], Completion{}, err, 0)
 				return
 			}
 			start := time.Now()
-			c, err := ru.t.rlm.worker.Complete(ContextWithSubCall(ctx, events[i].SubCallInfo), calls[i].messages)
-			ru.finishCall(&events[i], calls[i], c, err, time.Since(start))
+			c, err := lm.Complete(ContextWithSubCall(ctx, events[i].SubCallInfo), calls[i].messages)
+			ru.finishCall(ctx, &events[i], calls[i], c, err, time.Since(start))
 		}()
 	}
 	wg.Wait()
@@ -113,20 +186,23 @@ func (ru *run) completeBatches(ctx context.Context, batcher BatchLM, calls []wor
 			if j < len(completions) {
 				c = completions[j]
 			}
-			ru.finishCall(&events[i], calls[i], c, errs[j], elapsed)
+			ru.finishCall(ctx, &events[i], calls[i], c, errs[j], elapsed)
 		}
 	}
 }
 
 // finishCall fills in a sub-call's event from the worker's completion and
 // records it.
-func (ru *run) finishCall(e *SubCallEvent, call workerCall, c Completion, err error, elapsed time.Duration) {
+func (ru *run) finishCall(ctx context.Context, e *SubCallEvent, call workerCall, c Completion, err error, elapsed time.Duration) {
 	e.Duration = elapsed
 	if c.Duration > 0 {
 		e.Duration = c.Duration
 	}
 	if err != nil {
 		e.Error = err.Error()
+		if cause := context.Cause(ctx); errors.Is(cause, errAsyncCancelled) || errors.Is(cause, errRunEnded) {
+			e.Error = cause.Error()
+		}
 		ru.record(*e, true)
 		return
 	}
@@ -137,12 +213,14 @@ func (ru *run) finishCall(e *SubCallEvent, call workerCall, c Completion, err er
 	e.Answer, e.PromptTokens, e.CompletionTokens = c.Text, c.PromptTokens, c.CompletionTokens
 	ru.mu.Lock()
 	ru.stats.Worker.add(c)
+	ru.stats.addWorker(workerLabel(e.Model), c)
 	ru.mu.Unlock()
 	ru.record(*e, true)
 }
 
 // record counts a sub-call and reports it to the observers. made is false
-// for calls a budget refused, which are reported but not counted.
+// for calls a budget or an unknown model refused, which are reported but
+// not counted.
 func (ru *run) record(e SubCallEvent, made bool) {
 	if made {
 		ru.mu.Lock()
@@ -151,32 +229,63 @@ func (ru *run) record(e SubCallEvent, made bool) {
 		if e.Error != "" {
 			ru.stats.SubCallsFailed++
 		}
-		ru.blockSubCalls++
+		if e.Cached {
+			ru.stats.SubCallCacheHits++
+		}
+		if e.Async {
+			ru.stats.SubCallsAsync++
+		} else {
+			ru.blockSubCalls++ // asynchronous calls count when they start
+		}
 		ru.mu.Unlock()
 	}
 	if e.Error != "" {
-		ru.log.Warn("rlm: sub-call failed", "id", e.ID, "kind", e.Kind, "err", e.Error)
+		ru.log.Warn("rlm: sub-call failed", "id", e.ID, "kind", e.Kind, "model", workerLabel(e.Model), "err", e.Error)
 	} else {
-		ru.log.Debug("rlm: sub-call", "id", e.ID, "kind", e.Kind, "offset", e.Offset, "length", e.Length,
-			"duration", e.Duration)
+		ru.log.Debug("rlm: sub-call", "id", e.ID, "kind", e.Kind, "model", workerLabel(e.Model), "offset", e.Offset,
+			"length", e.Length, "duration", e.Duration, "cached", e.Cached)
 	}
 	ru.t.obs.subCall(e)
 }
 
+// callChildren runs a child RLM for each text, at most the concurrency
+// option at once, and returns their answers (or error strings) in order.
+// Children use the named worker as their default one.
+func (ru *run) callChildren(ctx context.Context, texts []string, query, worker string) []string {
+	site := ru.site()
+	answers := make([]string, len(texts))
+	slots := make(chan struct{}, ru.cfg.concurrency)
+	var wg sync.WaitGroup
+	for i, text := range texts {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			answers[i] = ru.callChild(ctx, site, text, query, worker, len(texts), i)
+		}()
+	}
+	wg.Wait()
+	return answers
+}
+
 // callChild runs a child RLM over text for rlm_query and returns its answer,
 // or an error string.
-func (ru *run) callChild(ctx context.Context, text, query string) string {
+func (ru *run) callChild(ctx context.Context, site callSite, text, query, worker string, batch, index int) string {
 	question := query
 	if question == "" {
 		question = childQuestionForPrompt
 	}
-	iteration, block := ru.position()
+	kind := KindRLMQuery
+	if batch > 1 {
+		kind = KindRLMQueryBatched
+	}
+	doc, offset := ru.locate(text)
 	e := SubCallEvent{
 		SubCallInfo: SubCallInfo{
-			ID: ru.t.lastCallID.Add(1), Depth: ru.spec.depth + 1, Kind: KindRLMQuery,
-			Offset: ru.locate(text), Length: len(text), Query: question,
+			ID: ru.t.lastCallID.Add(1), Depth: ru.spec.depth + 1, Kind: kind, Model: modelField(ru.workerName(worker)),
+			Document: doc, Offset: offset, Length: len(text), Query: question,
 		},
-		Run: ru.spec.id, Iteration: iteration, Block: block, Batch: 1,
+		Run: ru.spec.id, Iteration: site.iteration, Block: site.block, Batch: batch, BatchIndex: index,
 	}
 	if err := ru.t.budget.startSubCall(); err != nil {
 		e.Error = err.Error()
@@ -186,7 +295,7 @@ func (ru *run) callChild(ctx context.Context, text, query string) string {
 	e.ChildRun = int(ru.t.lastRunID.Add(1))
 	start := time.Now()
 	res, err := ru.t.run(ctx, runSpec{
-		document: text, question: question,
+		documents: []string{text}, question: question, worker: ru.workerName(worker),
 		id: e.ChildRun, depth: ru.spec.depth + 1, parentCall: e.ID,
 	})
 	e.Duration = time.Since(start)

@@ -67,6 +67,44 @@ func TestRandomModelsEndCleanly(t *testing.T) {
 	assert.Contains(t, string(pageBytes), "How many rolls?")
 }
 
+// TestSessionWithNamedWorkers asks two questions in one session, with a
+// second worker and the FINAL protocol: one REPL serves both questions.
+func TestSessionWithNamedWorkers(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not found: the REPL needs it")
+	}
+	model := llamatest.Model(t, llamatest.DefaultConfig())
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "doc.txt")
+	require.NoError(t, os.WriteFile(doc, []byte(strings.Repeat("Matt: Roll initiative.\nLaura: 17.\n", 40)), 0o644))
+	jsonl := filepath.Join(dir, "run.jsonl")
+
+	code, stdout, stderr := quickstart(t, "-controller", model, "-worker", model, "-extra-worker", "big="+model,
+		"-doc", doc, "-q", "How many rolls?", "-q", "Who rolls?", "-protocol", "final",
+		"-iterations", "1", "-max-reply", "16", "-ctx", "8192", "-threads", "1", "-trajectory", jsonl)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "question 1:   How many rolls?")
+	assert.Contains(t, stdout, "question 2:   Who rolls?")
+	assert.Contains(t, stdout, "REPL:         1 started, 1 document(s) bound")
+
+	f, err := os.Open(jsonl)
+	require.NoError(t, err)
+	defer f.Close()
+	tr, err := rlm.ReadTrajectory(f)
+	require.NoError(t, err)
+	var starts []rlm.RunStartEvent
+	for _, rec := range tr.Records {
+		if rec.Type == rlm.RecordRunStart {
+			starts = append(starts, *rec.RunStart)
+		}
+	}
+	require.Len(t, starts, 2)
+	assert.Equal(t, 2, starts[1].Turn)
+	assert.Equal(t, "final", starts[0].Protocol)
+	assert.Contains(t, starts[0].SystemPrompt, "FINAL_VAR(x)")
+	assert.Contains(t, starts[0].SystemPrompt, "`\"default\"`, `\"big\"`", "the controller is told of both workers")
+}
+
 func TestErrors(t *testing.T) {
 	dir := t.TempDir()
 	doc := filepath.Join(dir, "doc.txt")
@@ -81,6 +119,8 @@ func TestErrors(t *testing.T) {
 		{"no question", "-q is required", []string{"-controller", model, "-worker", model, "-doc", doc}},
 		{"missing doc", "no such file", []string{"-controller", model, "-worker", model, "-doc", filepath.Join(dir, "none"), "-q", "?"}},
 		{"bad model", "not a GGUF file", []string{"-controller", doc, "-worker", model, "-doc", doc, "-q", "?"}},
+		{"bad protocol", "unknown protocol", []string{"-controller", model, "-worker", model, "-doc", doc, "-q", "?", "-protocol", "submit"}},
+		{"bad extra worker", "want NAME=FILE.gguf", []string{"-controller", model, "-worker", model, "-doc", doc, "-q", "?", "-extra-worker", model}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,3 +76,114 @@ func benchmarkRound(b *testing.B, worker rlm.LM, chunk, expr string) {
 	}
 	b.ReportMetric(cell.Seconds()/float64(b.N), "s/round")
 }
+
+// replayController is a controller whose model is real and whose replies
+// are scripted: the model reads each conversation as a controller would
+// (so that its token counts and its reuse of a cached prompt start are
+// real), and its reply is replaced by the script's for that turn.
+type replayController struct {
+	model  *local.LM
+	script func(messages []rlm.Message) string
+}
+
+func (c replayController) Complete(ctx context.Context, messages []rlm.Message) (rlm.Completion, error) {
+	got, err := c.model.Complete(ctx, messages)
+	if err != nil {
+		return got, err
+	}
+	got.Text = c.script(messages)
+	return got, nil
+}
+
+// BenchmarkSessionVsRuns answers ten questions about one 100 KB document,
+// as ten separate runs and as one session, with a controller model that
+// reads every conversation (a generated 4-layer model, its replies replaced
+// by a two-step script) and no worker calls. It reports, per ten questions,
+// the REPL starts, the documents sent to Python, the controller's prompt
+// tokens and how many of them the model reused from its cache, and the
+// wall time per question.
+func BenchmarkSessionVsRuns(b *testing.B) {
+	m, err := llama.LoadModel(context.Background(), llamatest.Model(b, llamatest.DefaultConfig()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	model, err := local.New(m, local.WithSequences(1), local.WithSequenceSize(16384), local.WithMaxTokens(4),
+		local.WithThreads(llamatest.BenchThreads(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer model.Close()
+	controller := replayController{model: model, script: func(messages []rlm.Message) string {
+		if len(messages) == 2 {
+			return rlmtest.Code("rolls = context.count('rolls')\nrolls")
+		}
+		return rlmtest.Code(`answer["content"] = rolls` + "\n" + `answer["ready"] = True`)
+	}}
+	var doc strings.Builder
+	for i := 0; doc.Len() < 100_000; i++ {
+		fmt.Fprintf(&doc, "Travis: I attack the goblin number %d.\nMatt: Roll for it.\nTravis: rolls a %d.\n\n", i, i%20+1)
+	}
+	document := doc.String()
+	questions := make([]string, 10)
+	for i := range questions {
+		questions[i] = fmt.Sprintf("How many rolls are there in part %d?", i+1)
+	}
+	engine, err := rlm.New(controller, nil, rlm.WithLogger(slog.New(slog.DiscardHandler)), rlm.WithMaxIterations(4))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	report := func(b *testing.B, s rlm.Stats, elapsed time.Duration) {
+		n := float64(b.N)
+		b.ReportMetric(float64(s.REPLStarts)/n, "repl_starts/op")
+		b.ReportMetric(float64(s.DocumentsBound)/n, "docs_bound/op")
+		b.ReportMetric(float64(s.Controller.PromptTokens)/n, "prompt_tokens/op")
+		b.ReportMetric(float64(s.Controller.CachedPromptTokens)/n, "cached_tokens/op")
+		b.ReportMetric(100*float64(s.Controller.CachedPromptTokens)/float64(s.Controller.PromptTokens), "cached_%")
+		b.ReportMetric(float64(elapsed.Milliseconds())/n/float64(len(questions)), "ms/question")
+	}
+	check := func(b *testing.B, q string, res rlm.Result, err error) {
+		if err != nil || !res.Final || res.Answer != fmt.Sprint(strings.Count(document, "rolls")) {
+			b.Fatalf("%s: %v %+v", q, err, res)
+		}
+	}
+	b.Run("runs", func(b *testing.B) {
+		var total rlm.Stats
+		start := time.Now()
+		for range b.N {
+			for _, q := range questions {
+				res, err := engine.Run(ctx, document, q)
+				check(b, q, res, err)
+				total.REPLStarts += res.Stats.REPLStarts
+				total.DocumentsBound += res.Stats.DocumentsBound
+				total.Controller.PromptTokens += res.Stats.Controller.PromptTokens
+				total.Controller.CachedPromptTokens += res.Stats.Controller.CachedPromptTokens
+			}
+		}
+		report(b, total, time.Since(start))
+	})
+	b.Run("session", func(b *testing.B) {
+		var total rlm.Stats
+		start := time.Now()
+		for range b.N {
+			s, err := engine.NewSession(ctx, document)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, q := range questions {
+				res, err := s.Ask(ctx, q)
+				check(b, q, res, err)
+			}
+			st := s.Stats()
+			total.REPLStarts += st.REPLStarts
+			total.DocumentsBound += st.DocumentsBound
+			total.Controller.PromptTokens += st.Controller.PromptTokens
+			total.Controller.CachedPromptTokens += st.Controller.CachedPromptTokens
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b, total, time.Since(start))
+	})
+}

@@ -23,6 +23,15 @@
 // not fit one sequence fails alone, with an error that says by how much, so
 // that the controller can choose smaller chunks.
 //
+// # What the engine learns of it
+//
+// An [LM] reports its limits ([LM.Limits]: the sequence size, the longest
+// reply, the sequences decoded at once), which the engine states in the
+// controller's prompt and uses to size the controller's conversation; a
+// fingerprint of the model file and sampling settings ([LM.Fingerprint])
+// for rlm.WithSubCallCache; and, per completion, how many prompt tokens it
+// reused from the sequence's cache instead of decoding them again.
+//
 // # Observing the worker
 //
 // [WithGenerationHook] runs a function on the decoding goroutine around each

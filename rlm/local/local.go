@@ -160,6 +160,18 @@ func (lm *LM) Model() *llama.Model { return lm.model }
 // reply together.
 func (lm *LM) SequenceSize() int { return lm.cfg.sequenceSize }
 
+// Limits reports the sequence size, the longest reply and the sequences
+// decoded at once, which the engine states in the controller's prompt.
+func (lm *LM) Limits() rlm.Limits {
+	return rlm.Limits{ContextTokens: lm.cfg.sequenceSize, ReplyTokens: lm.cfg.maxTokens, Batch: lm.cfg.sequences}
+}
+
+// Fingerprint names the model file and the settings that decide a reply,
+// for rlm.WithSubCallCache.
+func (lm *LM) Fingerprint() string {
+	return fmt.Sprintf("%s %+v max=%d stops=%q", lm.model.Path(), lm.cfg.sampling, lm.cfg.maxTokens, lm.cfg.stops)
+}
+
 // Complete answers one conversation. Concurrent calls are decoded together.
 func (lm *LM) Complete(ctx context.Context, messages []rlm.Message) (rlm.Completion, error) {
 	call, _ := rlm.SubCallFromContext(ctx)
@@ -325,10 +337,11 @@ func (lm *LM) generate(ctx context.Context, c *llama.Context, reqs []*request) {
 			continue
 		}
 		r.result <- result{completion: rlm.Completion{
-			Text:             g.Text,
-			PromptTokens:     g.PromptTokens,
-			CompletionTokens: len(g.Tokens),
-			Duration:         g.PromptTime + g.GenerateTime,
+			Text:               g.Text,
+			PromptTokens:       g.PromptTokens,
+			CompletionTokens:   len(g.Tokens),
+			CachedPromptTokens: g.CachedTokens,
+			Duration:           g.PromptTime + g.GenerateTime,
 		}}
 	}
 }

@@ -8,7 +8,8 @@
 // making ([rlm.SubCallFromContext]). Both record every conversation they
 // are sent ([LM.Calls]) and count tokens as whitespace-separated words
 // ([CountTokens]), so tests can assert on budgets exactly. [Code] writes a
-// reply that holds one ```repl block.
+// reply that holds one ```repl block. [WithLimits] and [WithFingerprint]
+// make an LM report what [rlm.LimitedLM] and [rlm.Fingerprinter] ask.
 //
 // # Batches
 //

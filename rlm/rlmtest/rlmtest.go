@@ -23,8 +23,10 @@ type Respond func(ctx context.Context, call int, messages []rlm.Message) (string
 // every conversation it was sent, and reports token counts as [CountTokens]
 // counts them. It is safe for concurrent use.
 type LM struct {
-	respond Respond
-	delay   time.Duration
+	respond     Respond
+	delay       time.Duration
+	limits      rlm.Limits
+	fingerprint string
 
 	mu    sync.Mutex
 	calls [][]rlm.Message
@@ -36,6 +38,20 @@ type Option func(*LM)
 // WithDelay makes every call take d, or less when its context is done
 // first (the call then fails with the context's error). Default 0.
 func WithDelay(d time.Duration) Option { return func(l *LM) { l.delay = d } }
+
+// WithLimits makes the LM report limits, as [rlm.LimitedLM]. Default:
+// zero limits, which the engine reads as unknown.
+func WithLimits(l rlm.Limits) Option { return func(m *LM) { m.limits = l } }
+
+// WithFingerprint makes the LM report fingerprint, as [rlm.Fingerprinter].
+// Default "".
+func WithFingerprint(fingerprint string) Option { return func(m *LM) { m.fingerprint = fingerprint } }
+
+// Limits returns the limits given to [WithLimits].
+func (l *LM) Limits() rlm.Limits { return l.limits }
+
+// Fingerprint returns the fingerprint given to [WithFingerprint].
+func (l *LM) Fingerprint() string { return l.fingerprint }
 
 // Replies returns an LM that answers its calls with replies in order and
 // then fails with [ErrScriptExhausted].
