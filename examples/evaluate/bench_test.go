@@ -11,7 +11,9 @@ import (
 
 	"github.com/go-rlm/rlm/llama"
 	"github.com/go-rlm/rlm/llama/llamatest"
+	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/oolong"
+	"github.com/go-rlm/rlm/rlm/rlmtest"
 )
 
 // BenchmarkEvaluateFiveExamples measures the wall time of a whole
@@ -98,4 +100,108 @@ func BenchmarkSelection(b *testing.B) {
 			selectOnce(path)
 		}
 	})
+}
+
+// sharedWorkSplit is the split of the sharing benchmarks: 3 context windows
+// of real transcript (the first 6,000 characters of episodes 5, 6 and 7 of
+// campaign 1: instructions, player map and transcript) asked 4 questions
+// each.
+func sharedWorkSplit(b *testing.B) []oolong.Example {
+	dir, err := oolong.TranscriptDir()
+	if err != nil {
+		b.Skipf("no transcripts: %v", err)
+	}
+	c, err := oolong.LoadCampaign(dir, 1)
+	require.NoError(b, err)
+	var rows []oolong.Example
+	for _, ep := range []int{5, 6, 7} {
+		w, err := c.Window(ep)
+		require.NoError(b, err)
+		w.Text = string([]rune(w.Text)[:6000])
+		for q := range 4 {
+			rows = append(rows, w.Example(fmt.Sprintf("How many rolls are there in this episode? (%d)", q), "7", oolong.QuestionTypes[q%2]))
+		}
+	}
+	return rows
+}
+
+// everyChunkReply is a controller that, for each question, asks every
+// chunk of 1,500 characters the same question and adds up the boxed
+// numbers, then answers.
+func everyChunkReply(messages []rlm.Message) string {
+	for _, m := range messages {
+		if m.Role == rlm.RoleAssistant {
+			return rlmtest.Code(`answer["content"] = "\\boxed{%d}" % total; answer["ready"] = True`)
+		}
+	}
+	return rlmtest.Code(`import re
+chunks = [context[i:i + 1500] for i in range(0, len(context), 1500)]
+answers = sub_call(chunks, "How many dice rolls are in this text?")
+total = sum(int(re.search(r"[0-9]+", a).group(0)) for a in answers)
+print(total)`)
+}
+
+// BenchmarkSharedWork measures the work the questions of a context window
+// share: the sharing split (3 windows, 4 questions each) evaluated with
+// -share (one REPL per window, the worker's answers memoized) and with
+// -share=false (every question alone), by a scripted controller that asks
+// every chunk the same question for each question, and the generated
+// worker. It reports the worker's prompt tokens, the sub-calls the memo
+// answered and the REPLs started; ns/op is the wall time of the whole
+// command.
+func BenchmarkSharedWork(b *testing.B) {
+	dir := b.TempDir()
+	data := writeSplit(b, dir, sharedWorkSplit(b))
+	ctrl := serveController(b, everyChunkReply, func(string) bool { return false })
+	worker := workerModel(b)
+	threads := llamatest.BenchThreads(b)
+	for _, share := range []bool{true, false} {
+		name := map[bool]string{true: "shared", false: "alone"}[share]
+		b.Run(name, func(b *testing.B) {
+			var s Summary
+			for i := range b.N {
+				out := filepath.Join(dir, fmt.Sprint(name, i))
+				args := testArgs(data, ctrl.URL, worker, "-worker-ctx", "2048", "-threads", strconv.Itoa(threads),
+					"-share="+strconv.FormatBool(share), "-out", out)
+				r := evaluate(b, nil, args...)
+				if r.code != 0 {
+					b.Fatalf("evaluate: status %d: %s", r.code, r.stderr)
+				}
+				s = summaryOf(b, out)
+			}
+			b.ReportMetric(float64(s.WorkerPromptTokens), "worker-prompt-tokens/op")
+			b.ReportMetric(float64(s.SubCallCacheHits), "memo-hits/op")
+			b.ReportMetric(s.MeanSubCalls*float64(s.Examples), "sub-calls/op")
+		})
+	}
+}
+
+// BenchmarkControllerPrefix measures how much of the controller's prompts
+// its KV cache serves when the evaluation runs the controller in process:
+// the sharing split evaluated with the generated model as controller (its
+// replies are noise, so each question takes one reply and the request for
+// an answer) and as worker. The system prompt and the start of the first
+// message are the same for every question, and the controller keeps them
+// from one call to the next. It reports the share of prompt tokens served
+// from the cache.
+func BenchmarkControllerPrefix(b *testing.B) {
+	dir := b.TempDir()
+	data := writeSplit(b, dir, sharedWorkSplit(b))
+	cfg := llamatest.DefaultConfig()
+	cfg.Context = 32768
+	model := llamatest.Model(b, cfg)
+	threads := llamatest.BenchThreads(b)
+	var s Summary
+	for i := range b.N {
+		out := filepath.Join(dir, fmt.Sprint("out", i))
+		r := evaluate(b, nil, "-data", data, "-controller", model, "-worker", model, "-iterations", "1",
+			"-controller-ctx", "20000", "-controller-max-tokens", "8", "-worker-ctx", "4096", "-worker-max-tokens", "12",
+			"-max-context-tokens", "0", "-threads", strconv.Itoa(threads), "-out", out)
+		if r.code != 0 {
+			b.Fatalf("evaluate: status %d: %s", r.code, r.stderr)
+		}
+		s = summaryOf(b, out)
+	}
+	b.ReportMetric(100*s.ControllerCachedShare, "%cached")
+	b.ReportMetric(float64(s.ControllerPromptTokens), "controller-prompt-tokens/op")
 }

@@ -70,6 +70,11 @@ type Config struct {
 	// the worker's context: exclude it (counted in the summary), or
 	// truncate it to fit (named in the summary).
 	BaselineFit string `json:"baseline_fit,omitempty"`
+	// Share answers the questions of a context window in one REPL session
+	// and memoizes the worker's answers (see evaluator.window). With a
+	// greedy worker the answers are those of unshared runs; with sampling,
+	// a repeated sub-call gets the first answer again.
+	Share bool `json:"share"`
 }
 
 // The ways of fitting a long window to the baseline (Config.BaselineFit).

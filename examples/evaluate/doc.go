@@ -43,6 +43,18 @@
 // a plain model; a window that does not fit its context is excluded and
 // counted, or with -baseline-fit truncate cut to fit and named.
 //
+// # The task and shared work
+//
+// The controller is told the task: OOLONG-real's layout and answer form
+// ([oolong.TaskPreamble]) in its system prompt, and each window's
+// instructions and player map ([oolong.WindowHeader]) in its first message.
+// With -share (the default) the questions of a context window are answered
+// in one REPL session with the window bound once, each question starting
+// as if alone ([rlm.WithIndependentQuestions]), and the worker's answers are
+// memoized ([rlm.WithSubCallCache]) in memory and in subcalls.jsonl, so
+// that the same sub-call is not asked twice, within a run or across
+// restarts (see openSubCallCache).
+//
 // # Durability
 //
 // The output directory (-out) holds the run's configuration (config.json),

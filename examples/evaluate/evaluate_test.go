@@ -77,7 +77,13 @@ func TestEvaluate(t *testing.T) {
 			assert.Zero(t, rec.CodeBlocksFailed)
 		}
 		assert.Positive(t, rec.ControllerPromptTokens)
-		assert.Positive(t, rec.WorkerPromptTokens)
+		if i%2 == 0 { // the first question of its window asks the worker
+			assert.Less(t, rec.SubCallCacheHits, 2, "new chunks, but for a start that single-episode windows share")
+			assert.Positive(t, rec.WorkerPromptTokens)
+		} else { // the second gets the same sub-calls from the memo
+			assert.Equal(t, 2, rec.SubCallCacheHits)
+			assert.Zero(t, rec.WorkerPromptTokens)
+		}
 		assert.Positive(t, rec.Seconds)
 
 		require.NotNil(t, rec.Baseline)
@@ -101,6 +107,13 @@ func TestEvaluate(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, rec.Answer, res.Answer)
 		assert.Equal(t, rec.SubCalls, res.Stats.SubCalls)
+		cached := 0
+		for _, r := range tr.Records {
+			if r.SubCall != nil && r.SubCall.Cached {
+				cached++
+			}
+		}
+		assert.Equal(t, rec.SubCallCacheHits, cached, "the trajectory marks the sub-calls the memo answered")
 		assert.FileExists(t, filepath.Join(out, strings.TrimSuffix(rec.Trajectory, ".jsonl")+".html"))
 	}
 
@@ -173,7 +186,7 @@ func mean(records []Record, value func(Record) float64) float64 {
 }
 
 // summaryOf reads the JSON summary of an output directory.
-func summaryOf(t *testing.T, dir string) Summary {
+func summaryOf(t testing.TB, dir string) Summary {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, summaryJSONName))
 	require.NoError(t, err)

@@ -151,6 +151,7 @@ func parseEvaluateFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.ChunkChars, "chunk-chars", 0, "characters per sub-call the controller is told to use; 0 derives it from -worker-ctx (3 characters a token)")
 	fs.BoolVar(&s.Baseline, "baseline", false, "also ask the worker alone, as the official evaluation asks a plain model")
 	fs.StringVar(&s.BaselineFit, "baseline-fit", fitExclude, "what the baseline does with a window longer than the worker's context: exclude (counted in the summary) or truncate (cut at its end to fit; named in the summary)")
+	fs.BoolVar(&s.Share, "share", true, "share work among the questions of a context window: one REPL with the window bound once, and the worker's answers memoized (in subcalls.jsonl, across restarts); -share=false asks every question alone")
 	fs.BoolVar(&s.HTML, "html", false, "also write each trajectory as an HTML page")
 	fs.StringVar(&bins, "bins", "", "upper edges of the summary's context-length bins, in characters (K and M suffixes allowed); default "+formatBins(defaultBins))
 	fs.StringVar(&tokenBins, "token-bins", "", "upper edges of the summary's context-length bins, in tokens (K, M, Ki and Mi suffixes allowed); default "+formatBins(defaultTokenBins))

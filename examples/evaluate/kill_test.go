@@ -12,13 +12,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-rlm/rlm/rlm"
 )
 
 // TestKillNineAndResume kills the command with SIGKILL at 20 random moments
 // of a run, restarting it each time, then lets it finish, and compares the
 // results with those of a clean run: the same examples, each recorded once,
 // with the same answers and scores (the models are deterministic: greedy
-// decoding and a scripted controller). The moments are drawn up to a third
+// decoding and a scripted controller), the memo of the worker's answers on
+// (-share, the default), so that answers it kept across the kills are
+// served to the restarted runs. The moments are drawn up to a third
 // of the clean run's time, so that the kills fall all along the run:
 // while it starts, in the middle of examples, between them, while it writes
 // the reports.
@@ -53,10 +57,15 @@ func TestKillNineAndResume(t *testing.T) {
 			require.NoError(t, cmd.Process.Kill())
 			<-done
 		}
-		// Whatever the moment, what is on disk is a journal a restart
-		// can read: complete lines, or a torn last one at worst.
+		// Whatever the moment, what is on disk is a journal and a memo of
+		// the worker's answers a restart can read: complete lines, or a
+		// torn last one at worst, which the restart cuts off.
 		if _, err := os.Stat(filepath.Join(killed, journalName)); err == nil {
 			_, err := readJournal(filepath.Join(killed, journalName))
+			require.NoError(t, err, "after kill %d", kill)
+		}
+		if memo, err := os.ReadFile(filepath.Join(killed, subCallsName)); err == nil {
+			_, err := rlm.ReadMemoryCache(bytes.NewReader(memo[:bytes.LastIndexByte(memo, '\n')+1]))
 			require.NoError(t, err, "after kill %d", kill)
 		}
 	}
@@ -73,9 +82,15 @@ func TestKillNineAndResume(t *testing.T) {
 	got, err := readJournal(filepath.Join(killed, journalName))
 	require.NoError(t, err)
 	require.Len(t, got, len(want))
+	hits := 0
 	for i := range want {
 		assert.Equal(t, outcome(want[i]), outcome(got[i]), "example %d", i)
+		hits += got[i].SubCallCacheHits
 	}
+	assert.Positive(t, hits, "the memo of the worker's answers served the questions that share a window")
+	memo, err := os.ReadFile(filepath.Join(killed, subCallsName))
+	require.NoError(t, err)
+	assert.True(t, bytes.HasSuffix(memo, []byte("\n")), "no torn entry is left")
 
 	// The tables agree too, and nothing temporary is left behind.
 	wantRows, gotRows := arrowRows(t, filepath.Join(clean, tableName)), arrowRows(t, filepath.Join(killed, tableName))
@@ -94,9 +109,12 @@ func TestKillNineAndResume(t *testing.T) {
 	}
 }
 
-// outcome is what a record says about an example, without its timings.
+// outcome is what a record says about an example, without its timings
+// and without what depends on the memo of the worker's answers (which a
+// killed run may have filled before it recorded the example).
 func outcome(r Record) Record {
 	r.Seconds = 0
+	r.SubCallCacheHits, r.WorkerPromptTokens, r.WorkerCompletionTokens = 0, 0, 0
 	if r.Baseline != nil {
 		b := *r.Baseline
 		b.Seconds = 0

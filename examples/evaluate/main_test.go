@@ -66,10 +66,12 @@ func workerModel(t testing.TB) string {
 }
 
 // scriptedCode is what the scripted controller runs: two sub-calls, on the
-// window's start and middle, whose boxed numbers it adds up.
+// window's start and middle, whose boxed numbers it adds up. It asks every
+// question's chunks the same thing, so that the questions of a window
+// share their sub-calls.
 const scriptedCode = `import re
 middle = len(context) // 2
-answers = sub_call([context[:300], context[middle:middle + 300]], question)
+answers = sub_call([context[:300], context[middle:middle + 300]], "How many dice rolls are in this text?")
 total = sum(int(re.search(r"[0-9]+", a).group(0)) for a in answers)
 print(total)`
 
@@ -102,6 +104,13 @@ func newScriptedController(t testing.TB) *httptest.Server {
 // Request, which the client does not retry, to every request about a
 // question that fail accepts.
 func newFailingController(t testing.TB, fail func(question string) bool) *httptest.Server {
+	return serveController(t, scriptedReply, fail)
+}
+
+// serveController serves reply as an OpenAI-compatible
+// /v1/chat/completions endpoint on loopback, answering 400 to the requests
+// about a question that fail accepts.
+func serveController(t testing.TB, reply func([]rlm.Message) string, fail func(question string) bool) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/chat/completions" {
 			http.NotFound(w, r)
@@ -118,15 +127,15 @@ func newFailingController(t testing.TB, fail func(question string) bool) *httpte
 			http.Error(w, `{"error": {"message": "scripted failure", "type": "invalid_request_error"}}`, http.StatusBadRequest)
 			return
 		}
-		reply := scriptedReply(req.Messages)
+		text := reply(req.Messages)
 		prompt := 0
 		for _, m := range req.Messages {
 			prompt += rlmtest.CountTokens(m.Content)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{
-			"choices": []map[string]any{{"message": map[string]any{"role": "assistant", "content": reply}, "finish_reason": "stop"}},
-			"usage":   map[string]int{"prompt_tokens": prompt, "completion_tokens": rlmtest.CountTokens(reply)},
+			"choices": []map[string]any{{"message": map[string]any{"role": "assistant", "content": text}, "finish_reason": "stop"}},
+			"usage":   map[string]int{"prompt_tokens": prompt, "completion_tokens": rlmtest.CountTokens(text)},
 		})
 	}))
 	t.Cleanup(srv.Close)

@@ -40,15 +40,21 @@ type Record struct {
 	// scores 0, as the official evaluation scores a failed request.
 	Error string `json:"error,omitempty"`
 
-	Iterations                 int `json:"iterations"`
-	SubCalls                   int `json:"sub_calls"`
-	SubCallsFailed             int `json:"sub_calls_failed"`
+	Iterations     int `json:"iterations"`
+	SubCalls       int `json:"sub_calls"`
+	SubCallsFailed int `json:"sub_calls_failed"`
+	// SubCallCacheHits counts the sub-calls answered from the memo of the
+	// worker's answers (-share), without the worker.
+	SubCallCacheHits           int `json:"sub_call_cache_hits"`
 	CodeBlocks                 int `json:"code_blocks"`
 	CodeBlocksFailed           int `json:"code_blocks_failed"`
 	ControllerPromptTokens     int `json:"controller_prompt_tokens"`
 	ControllerCompletionTokens int `json:"controller_completion_tokens"`
-	WorkerPromptTokens         int `json:"worker_prompt_tokens"`
-	WorkerCompletionTokens     int `json:"worker_completion_tokens"`
+	// ControllerCachedTokens counts the controller's prompt tokens it held
+	// from an earlier call (a reused prompt prefix) and did not read again.
+	ControllerCachedTokens int `json:"controller_cached_tokens"`
+	WorkerPromptTokens     int `json:"worker_prompt_tokens"`
+	WorkerCompletionTokens int `json:"worker_completion_tokens"`
 	// Seconds is the wall time of the RLM run.
 	Seconds float64 `json:"seconds"`
 	// Trajectory is the path of the run's JSONL trajectory, relative to
@@ -128,7 +134,8 @@ func (r *Record) setResult(res rlm.Result, runErr error) {
 	}
 	s := res.Stats
 	r.Iterations = s.Iterations
-	r.SubCalls, r.SubCallsFailed = s.SubCalls, s.SubCallsFailed
+	r.SubCalls, r.SubCallsFailed, r.SubCallCacheHits = s.SubCalls, s.SubCallsFailed, s.SubCallCacheHits
+	r.ControllerCachedTokens = s.Controller.CachedPromptTokens
 	r.CodeBlocks, r.CodeBlocksFailed = s.CodeBlocks, s.CodeBlocksFailed
 	r.ControllerPromptTokens, r.ControllerCompletionTokens = s.Controller.PromptTokens, s.Controller.CompletionTokens
 	r.WorkerPromptTokens, r.WorkerCompletionTokens = s.Worker.PromptTokens, s.Worker.CompletionTokens

@@ -15,6 +15,7 @@ import (
 	"github.com/go-rlm/rlm/llama"
 	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/hub"
+	"github.com/go-rlm/rlm/rlm/oolong"
 	"github.com/go-rlm/rlm/rlm/progress"
 )
 
@@ -85,12 +86,28 @@ func evaluateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 
 	e := &evaluator{s: s, models: ms, journal: journal, log: log}
+	if s.Share {
+		cache, closeCache, err := openSubCallCache(s.Out)
+		if err != nil {
+			return err
+		}
+		defer closeCache()
+		e.cache = cache
+	}
+	if e.engine, err = rlm.New(ms.controller, ms.worker, e.rlmOptions()...); err != nil {
+		return err
+	}
 	if s.Baseline {
 		e.baseline = &baseline{worker: ms.worker, window: ms.workerWindow, maxTokens: s.WorkerMaxTokens,
 			truncate: s.BaselineFit == fitTruncate}
 	}
 	if err := e.evaluateAll(ctx, files, todo, stderr); err != nil {
 		return err
+	}
+	if e.cache != nil {
+		if err := e.cache.Err(); err != nil {
+			log.Warn("the sub-call cache could not be written: a rerun asks the worker again", "err", err)
+		}
 	}
 	records := journal.Records()
 	if err := journal.Close(); err != nil {
@@ -187,6 +204,10 @@ type evaluator struct {
 	journal  *Journal
 	baseline *baseline // nil without -baseline
 	log      *slog.Logger
+	// engine answers every question; with -share its sessions share a
+	// context window's REPL and cache remembers the worker's answers.
+	engine *rlm.RLM
+	cache  *rlm.MemoryCache // nil without -share
 }
 
 // evaluateAll evaluates the examples of todo that the journal does not
@@ -212,8 +233,10 @@ func (e *evaluator) evaluateAll(ctx context.Context, files []string, todo []sele
 	defer bar.Finish()
 	var held []Record
 	err := eachWindow(ctx, files, e.s.Config, left, func(rows []windowRow) error {
+		ask, done := e.window(ctx, rows[0].example.ContextWindowText)
+		defer done()
 		for _, row := range rows {
-			rec, err := e.example(ctx, row)
+			rec, err := e.example(ctx, row, ask)
 			if err != nil {
 				return err
 			}
@@ -250,10 +273,46 @@ func (e *evaluator) evaluateAll(ctx context.Context, files []string, todo []sele
 	return nil
 }
 
-// example answers one example with the RLM (and the baseline), writing its
+// asker answers a question about the context window it was made for,
+// reporting to observer.
+type asker func(ctx context.Context, question string, observer rlm.Observer) (rlm.Result, error)
+
+// window returns how the questions of a context window are answered: with
+// -share, in one session, the window bound once in its REPL and each
+// question starting as if alone (rlm.WithIndependentQuestions); without,
+// each by a run of its own. Call done after the window's last question.
+func (e *evaluator) window(ctx context.Context, text string) (ask asker, done func()) {
+	if !e.s.Share {
+		return func(ctx context.Context, question string, o rlm.Observer) (rlm.Result, error) {
+			engine, err := rlm.New(e.models.controller, e.models.worker, append(e.rlmOptions(), rlm.WithObserver(o))...)
+			if err != nil {
+				return rlm.Result{Stop: rlm.StopError}, err
+			}
+			return engine.Run(ctx, text, question)
+		}, func() {}
+	}
+	session, err := e.engine.NewSession(ctx, text)
+	if err != nil {
+		// Every question of the window fails with this error, and is
+		// recorded as failed unless the failures stop the run.
+		return func(context.Context, string, rlm.Observer) (rlm.Result, error) {
+			return rlm.Result{Stop: rlm.StopError}, err
+		}, func() {}
+	}
+	ask = func(ctx context.Context, question string, o rlm.Observer) (rlm.Result, error) {
+		return session.Ask(ctx, question, rlm.WithObserver(o))
+	}
+	return ask, func() {
+		if err := session.Close(); err != nil {
+			e.log.Warn("close the REPL of a context window", "err", err)
+		}
+	}
+}
+
+// example answers one example with ask (and the baseline), writing its
 // trajectory. It returns an error only when the evaluation cannot go on:
 // ctx done, or the trajectory not written.
-func (e *evaluator) example(ctx context.Context, row windowRow) (Record, error) {
+func (e *evaluator) example(ctx context.Context, row windowRow, ask asker) (Record, error) {
 	ex, index := row.example, row.index
 	rec := newRecord(index, ex, row.length)
 	rec.Trajectory = filepath.ToSlash(filepath.Join(trajectoryDir, trajectoryName(index, ex.ID)+".jsonl"))
@@ -264,12 +323,8 @@ func (e *evaluator) example(ctx context.Context, row windowRow) (Record, error) 
 	}
 	defer f.Close()
 	tw := rlm.NewTrajectoryWriter(f)
-	engine, err := rlm.New(e.models.controller, e.models.worker, append(e.rlmOptions(), rlm.WithObserver(tw.Observer()))...)
-	if err != nil {
-		return Record{}, err
-	}
 	start := time.Now()
-	res, runErr := engine.Run(ctx, ex.ContextWindowText, ex.Question)
+	res, runErr := ask(ctx, ex.Question, tw.Observer())
 	rec.Seconds = time.Since(start).Seconds()
 	if ctx.Err() != nil {
 		return Record{}, ctx.Err()
@@ -292,13 +347,17 @@ func (e *evaluator) example(ctx context.Context, row windowRow) (Record, error) 
 		}
 	}
 	e.log.Info("example done", "index", index, "id", ex.ID, "score", rec.Score, "stop", rec.Stop,
-		"sub_calls", rec.SubCalls, "seconds", rec.Seconds)
+		"sub_calls", rec.SubCalls, "cache_hits", rec.SubCallCacheHits, "seconds", rec.Seconds)
 	return rec, nil
 }
 
+// rlmOptions are the engine's options: the Config's budgets and sizes, and
+// the task told to the controller: OOLONG-real's layout and answer form
+// (oolong.TaskPreamble), and each window's own instructions and
+// player-to-character map in its first message (oolong.WindowHeader).
 func (e *evaluator) rlmOptions() []rlm.Option {
 	c := e.s.Config
-	return []rlm.Option{
+	opts := []rlm.Option{
 		rlm.WithMaxIterations(c.Iterations),
 		rlm.WithMaxDepth(c.Depth),
 		rlm.WithSubCallBudget(c.SubCallBudget),
@@ -307,8 +366,14 @@ func (e *evaluator) rlmOptions() []rlm.Option {
 		rlm.WithTimeLimit(time.Duration(c.TimeLimit)),
 		rlm.WithChunkChars(c.ChunkChars),
 		rlm.WithControllerContext(c.ControllerContext),
+		rlm.WithTaskPreamble(oolong.TaskPreamble),
+		rlm.WithDocumentHeader(oolong.WindowHeader),
 		rlm.WithLogger(e.log),
 	}
+	if e.cache != nil {
+		opts = append(opts, rlm.WithSubCallCache(e.cache), rlm.WithIndependentQuestions())
+	}
+	return opts
 }
 
 // unsafeName matches what may not go into a file name.

@@ -51,9 +51,20 @@ type Summary struct {
 	ByContextTokens   []Group `json:"by_context_tokens"`
 	ContextTokenizer  string  `json:"context_tokenizer"`
 
-	MeanSubCalls     float64 `json:"mean_sub_calls"`
-	CodeBlocks       int     `json:"code_blocks"`
-	CodeBlocksFailed int     `json:"code_blocks_failed"`
+	MeanSubCalls float64 `json:"mean_sub_calls"`
+	// SubCallCacheHits counts the sub-calls answered from the memo of the
+	// worker's answers (-share); WorkerPromptTokens the prompt tokens the
+	// worker read.
+	SubCallCacheHits   int `json:"sub_call_cache_hits"`
+	WorkerPromptTokens int `json:"worker_prompt_tokens"`
+	// ControllerPromptTokens counts the controller's prompt tokens,
+	// ControllerCachedTokens those it held from an earlier call and did not
+	// read again, and ControllerCachedShare is their ratio.
+	ControllerPromptTokens int     `json:"controller_prompt_tokens"`
+	ControllerCachedTokens int     `json:"controller_cached_tokens"`
+	ControllerCachedShare  float64 `json:"controller_cached_share"`
+	CodeBlocks             int     `json:"code_blocks"`
+	CodeBlocksFailed       int     `json:"code_blocks_failed"`
 	// CodeSuccessRate is the fraction of code blocks that ran without an
 	// exception.
 	CodeSuccessRate float64 `json:"code_success_rate"`
@@ -184,6 +195,10 @@ func summarize(c Config, records []Record, charEdges, tokenEdges []int) Summary 
 			s.Failed++
 		}
 		subCalls += r.SubCalls
+		s.SubCallCacheHits += r.SubCallCacheHits
+		s.WorkerPromptTokens += r.WorkerPromptTokens
+		s.ControllerPromptTokens += r.ControllerPromptTokens
+		s.ControllerCachedTokens += r.ControllerCachedTokens
 		s.CodeBlocks += r.CodeBlocks
 		s.CodeBlocksFailed += r.CodeBlocksFailed
 		s.TotalSeconds += r.Seconds
@@ -223,6 +238,9 @@ func summarize(c Config, records []Record, charEdges, tokenEdges []int) Summary 
 	if len(records) > 0 {
 		s.MeanSubCalls = float64(subCalls) / float64(len(records))
 		s.SecondsPerExample = s.TotalSeconds / float64(len(records))
+	}
+	if s.ControllerPromptTokens > 0 {
+		s.ControllerCachedShare = float64(s.ControllerCachedTokens) / float64(s.ControllerPromptTokens)
 	}
 	if s.CodeBlocks > 0 {
 		s.CodeSuccessRate = float64(s.CodeBlocks-s.CodeBlocksFailed) / float64(s.CodeBlocks)
@@ -304,6 +322,9 @@ func (s Summary) writeMarkdown(w io.Writer) error {
 
 	b.WriteString("\n## The RLM's work\n\n| | |\n|---|---:|\n")
 	fmt.Fprintf(&b, "| Mean sub-calls per example | %.1f |\n", s.MeanSubCalls)
+	fmt.Fprintf(&b, "| Sub-calls answered from the memo of the worker's answers | %d |\n", s.SubCallCacheHits)
+	fmt.Fprintf(&b, "| Worker prompt tokens | %d |\n", s.WorkerPromptTokens)
+	fmt.Fprintf(&b, "| Controller prompt tokens held from earlier calls | %s of %d |\n", percent(s.ControllerCachedShare)+"%", s.ControllerPromptTokens)
 	fmt.Fprintf(&b, "| Code blocks run | %d |\n", s.CodeBlocks)
 	fmt.Fprintf(&b, "| Code blocks without an exception | %s |\n", percent(s.CodeSuccessRate))
 	fmt.Fprintf(&b, "| Runtime per example | %s |\n", seconds(s.SecondsPerExample))
