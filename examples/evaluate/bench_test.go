@@ -160,7 +160,7 @@ func BenchmarkSharedWork(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var s Summary
 			for i := range b.N {
-				out := filepath.Join(dir, fmt.Sprint(name, i))
+				out := filepath.Join(b.TempDir(), fmt.Sprint(name, i))
 				args := testArgs(data, ctrl.URL, worker, "-worker-ctx", "2048", "-threads", strconv.Itoa(threads),
 					"-share="+strconv.FormatBool(share), "-out", out)
 				r := evaluate(b, nil, args...)
