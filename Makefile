@@ -25,7 +25,8 @@ all: build
 # deps installs the system packages the build and the tests need when they
 # are missing (Debian/Ubuntu): a C/C++ toolchain for cgo, Python 3 for the
 # REPL, Node.js/npm for the independent Parquet reader, Chromium for the
-# trajectory page test. Tests that need an optional tool skip cleanly
+# trajectory page test, SLURM and MUNGE for the test that runs the
+# evaluation's job scripts. Tests that need an optional tool skip cleanly
 # without it, so a failed optional install is not fatal.
 deps:
 	@./third_party/deps.sh

@@ -184,7 +184,9 @@ func TestEstimateMemory(t *testing.T) {
 	assert.ErrorIs(t, err, interp.ErrMemoryLimit)
 	_, err = interp.RunWithCache(ctx, c, prompts, names, interp.WithMemoryLimit(est))
 	assert.NoError(t, err)
-	assert.Zero(t, c.SequenceEnd(0), "the probe token is removed")
+	end, err := c.SequenceEnd(0)
+	require.NoError(t, err)
+	assert.Zero(t, end, "the probe token is removed")
 }
 
 func TestRunErrors(t *testing.T) {

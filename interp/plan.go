@@ -443,7 +443,9 @@ func (p *plan) run(ctx context.Context, c *llama.Context) error {
 		return nil
 	}
 	for start := 0; start < len(p.jobs); start += perRound {
-		c.ClearKV()
+		if err := c.ClearKV(); err != nil {
+			return err
+		}
 		for _, n := range p.nodes {
 			clear(n.base)
 		}
@@ -463,7 +465,9 @@ func (p *plan) run(ctx context.Context, c *llama.Context) error {
 			return err
 		}
 	}
-	c.ClearKV()
+	if err := c.ClearKV(); err != nil {
+		return err
+	}
 	for key, seen := range p.rowsSeen {
 		for j, n := range seen {
 			if want := len(p.jobs[j].tokens); n != want {
@@ -500,11 +504,16 @@ func (p *plan) estimate(ctx context.Context, c *llama.Context) (int64, error) {
 		removes = append(removes, remove)
 	}
 	if len(removes) > 0 {
-		pos := c.SequenceEnd(0)
+		pos, err := c.SequenceEnd(0)
+		if err != nil {
+			return 0, err
+		}
 		var b llama.Batch
 		b.Add(p.jobs[0].tokens[0], pos, 0, true)
-		err := c.Decode(ctx, &b)
-		c.RemoveTokens(0, pos, -1)
+		err = c.Decode(ctx, &b)
+		if rmErr := c.RemoveTokens(0, pos, -1); err == nil {
+			err = rmErr
+		}
 		if err != nil {
 			return 0, err
 		}

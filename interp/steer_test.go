@@ -54,7 +54,7 @@ func TestAttachSteersGeneration(t *testing.T) {
 	ctx := context.Background()
 	v := randomVector(7, 64)
 	gen := func() string {
-		g, err := c.Generate(ctx, "Fjord says", llama.WithMaxTokens(12))
+		g, err := c.Generate(ctx, llama.Text("Fjord says"), llama.WithMaxTokens(12))
 		require.NoError(t, err)
 		return g.Text
 	}

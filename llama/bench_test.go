@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-rlm/rlm/llama/llamatest"
 )
@@ -62,6 +65,24 @@ func reportTokens(b *testing.B, perOp int) {
 	b.ReportMetric(float64(perOp*b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
 
+// processCPU is the CPU time the process has used, every thread, user and
+// system. On a machine shared with other work, wall-clock time stretches
+// with the load while CPU time mostly does not: benchmarks report tokens
+// per CPU-second beside tokens per second, for comparisons side by side.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPUTokens(b *testing.B, tokens int, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(float64(tokens)/cpu.Seconds(), "tokens/cpu-s")
+	}
+}
+
 // BenchmarkChunkThroughput prefills one chunk through the Go API
 // (Context.Prefill: a Batch per n_batch tokens, then Decode).
 func BenchmarkChunkThroughput(b *testing.B) {
@@ -72,12 +93,14 @@ func BenchmarkChunkThroughput(b *testing.B) {
 			toks := benchTokens(b, m, size)
 			ctx := context.Background()
 			b.ResetTimer()
+			cpu := processCPU()
 			for range b.N {
 				c.ClearKV()
 				if err := c.Prefill(ctx, toks, 0, 0); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPUTokens(b, size*b.N, processCPU()-cpu)
 			reportTokens(b, size)
 		})
 	}
@@ -149,9 +172,9 @@ func BenchmarkEightGenerations(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prompts := make([]string, seqs)
+	prompts := make([]Prompt, seqs)
 	for i := range prompts {
-		prompts[i] = fmt.Sprintf("%d %s", i, text)
+		prompts[i] = Text(fmt.Sprintf("%d %s", i, text))
 	}
 	ctx := context.Background()
 	// Each iteration clears the cache first: the prompts repeat, and a
@@ -180,19 +203,59 @@ func BenchmarkEightGenerations(b *testing.B) {
 	})
 }
 
+// BenchmarkDecodeStep decodes one token at a time after a 128-token prompt,
+// asking for logits at each: the decode step of generation, without
+// sampling, so that the Go path's cost per llama_decode shows. Every 256
+// steps the sequence starts again (the prompt's prefill is not timed).
+func BenchmarkDecodeStep(b *testing.B) {
+	const prompt, steps = 128, 256
+	m := benchModel(b)
+	c := benchContext(b, m)
+	toks := benchTokens(b, m, prompt+steps)
+	ctx := context.Background()
+	var batch Batch
+	pos := prompt + steps
+	var cpu time.Duration
+	b.ResetTimer()
+	from := processCPU()
+	for range b.N {
+		if pos == prompt+steps {
+			b.StopTimer()
+			cpu += processCPU() - from
+			c.ClearKV()
+			if err := c.Prefill(ctx, toks[:prompt], 0, 0); err != nil {
+				b.Fatal(err)
+			}
+			pos = prompt
+			from = processCPU()
+			b.StartTimer()
+		}
+		batch.Reset()
+		batch.Add(toks[pos], pos, 0, true)
+		if err := c.Decode(ctx, &batch); err != nil {
+			b.Fatal(err)
+		}
+		pos++
+	}
+	cpu += processCPU() - from
+	reportCPUTokens(b, b.N, cpu)
+	reportTokens(b, 1)
+}
+
 // BenchmarkCapture prefills a 512-token chunk while copying every layer's
-// residual stream (l_out-*) out to Go, against no hooks.
+// residual stream (l_out-*) out to Go, against no hooks, and against the
+// same capture without the run-time check of token attribution
+// (attribution.go), to measure what the check costs.
 func BenchmarkCapture(b *testing.B) {
 	const size = 512
 	m := benchModel(b)
 	toks := benchTokens(b, m, size)
 	ctx := context.Background()
-	for _, capture := range []bool{false, true} {
-		name := "none"
-		if capture {
-			name = "l_out-all"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []string{"none", "l_out-all", "l_out-all-unchecked"} {
+		capture := mode != "none"
+		b.Run(mode, func(b *testing.B) {
+			verifyAttribution = mode != "l_out-all-unchecked"
+			defer func() { verifyAttribution = true }()
 			c := benchContext(b, m)
 			var kept []float32
 			if capture {
@@ -204,13 +267,54 @@ func BenchmarkCapture(b *testing.B) {
 				}
 			}
 			b.ResetTimer()
+			cpu := processCPU()
 			for range b.N {
 				c.ClearKV()
 				if err := c.Prefill(ctx, toks, 0, 0); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPUTokens(b, size*b.N, processCPU()-cpu)
 			reportTokens(b, size)
 		})
 	}
+}
+
+// BenchmarkDecodeBookkeeping times what this package does around each
+// llama_decode beyond copying the batch: the context's lock, the two
+// cancellation watchers (the caller's context and Close's) and the
+// attribution of llama.cpp's log lines to the call. Compare with a decode
+// step of a model (BenchmarkDecodeStep) to see its share.
+func BenchmarkDecodeBookkeeping(b *testing.B) {
+	m, err := LoadModel(context.Background(), llamatest.Model(b, llamatest.DefaultConfig()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	c := benchContext(b, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var aborting sync.WaitGroup
+	abort := func() { aborting.Done() }
+	b.ResetTimer()
+	cpu := processCPU()
+	for range b.N {
+		if err := c.lock("bench"); err != nil {
+			b.Fatal(err)
+		}
+		aborting.Add(2)
+		stopCtx := context.AfterFunc(ctx, abort)
+		stopLife := context.AfterFunc(c.life, abort)
+		log := logged(func() {})
+		if stopCtx() {
+			aborting.Done()
+		}
+		if stopLife() {
+			aborting.Done()
+		}
+		aborting.Wait()
+		_ = log.err()
+		c.mu.Unlock()
+	}
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }

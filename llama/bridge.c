@@ -1,6 +1,8 @@
 #include "bridge.h"
 #include "_cgo_export.h"
 
+#include <string.h>
+
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -19,9 +21,9 @@ bool rlm_eval_callback(struct ggml_tensor * t, bool ask, void * user_data) {
 		return ask ? false : true;
 	}
 	if (ask) {
-		return goHookWants(s->handle, t);
+		return goHookWants(s->hooks_id, t);
 	}
-	return goHookRun(s->handle, t);
+	return goHookRun(s->hooks_id, t);
 }
 
 bool rlm_abort_callback(void * user_data) {
@@ -38,9 +40,56 @@ bool rlm_progress_callback(float progress, void * user_data) {
 	return goLoadProgress((uintptr_t) user_data, progress);
 }
 
+// Log lines are attributed per thread: llama.cpp logs the cause of a failed
+// call on the thread that made the call, and several threads may log at once.
+static __thread uintptr_t rlm_log_call;
+
+// llama.cpp may log one line in several pieces (GGML_LOG_LEVEL_CONT
+// continues the previous one); each thread assembles its own.
+#define RLM_LOG_LINE 4096
+static __thread struct {
+	char text[RLM_LOG_LINE];
+	int len;
+	int level;
+} rlm_log_line;
+
+uintptr_t rlm_log_swap(uintptr_t call) {
+	uintptr_t prev = rlm_log_call;
+	rlm_log_call = call;
+	return prev;
+}
+
+static void rlm_log_flush(void) {
+	if (rlm_log_line.len > 0) {
+		goLogLine(rlm_log_line.level, rlm_log_line.text, rlm_log_line.len, rlm_log_call);
+		rlm_log_line.len = 0;
+	}
+}
+
 void rlm_log_callback(enum ggml_log_level level, const char * text, void * user_data) {
 	(void) user_data;
-	goLog((int) level, (char *) text);
+	if (text == NULL) {
+		return;
+	}
+	if (level != GGML_LOG_LEVEL_CONT) {
+		rlm_log_flush(); // a new message ends an unterminated one
+		rlm_log_line.level = (int) level;
+	}
+	size_t n = strlen(text);
+	while (n > 0) {
+		size_t room = RLM_LOG_LINE - (size_t) rlm_log_line.len;
+		size_t take = n < room ? n : room;
+		memcpy(rlm_log_line.text + rlm_log_line.len, text, take);
+		rlm_log_line.len += (int) take;
+		text += take;
+		n -= take;
+		if (rlm_log_line.len == RLM_LOG_LINE) {
+			rlm_log_flush(); // an overlong line goes out in pieces
+		}
+	}
+	if (rlm_log_line.len > 0 && rlm_log_line.text[rlm_log_line.len - 1] == '\n') {
+		rlm_log_flush();
+	}
 }
 
 int32_t rlm_prefill(struct llama_context * ctx, struct llama_batch * batch, const llama_token * tokens, int32_t n_tokens, int32_t n_batch, llama_seq_id seq) {

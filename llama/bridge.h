@@ -8,10 +8,10 @@
 #include "llama.h"
 
 // Per-context state shared with llama.cpp's callbacks. It lives in C memory so
-// that llama.cpp may hold a pointer to it; Go finds its own state through the
-// cgo.Handle in handle.
+// that llama.cpp may hold a pointer to it; Go finds the context's hooks by the
+// registry key in hooks_id, never through a pointer.
 typedef struct rlm_context_state {
-	uintptr_t handle;   // cgo.Handle of the Go-side hook dispatcher
+	uintptr_t hooks_id; // key of the context's hooks in the Go registry
 	int32_t hooks_on;   // non-zero while any hook is registered
 	int32_t abort_flag; // set from Go to stop the running decode
 } rlm_context_state;
@@ -24,6 +24,11 @@ bool rlm_eval_callback(struct ggml_tensor * t, bool ask, void * user_data);
 bool rlm_abort_callback(void * user_data);
 bool rlm_progress_callback(float progress, void * user_data);
 void rlm_log_callback(enum ggml_log_level level, const char * text, void * user_data);
+
+// rlm_log_swap makes the calling thread's log lines belong to the Go call
+// whose key is call (0: to no call) and returns the key it replaces. A log
+// line belongs to the call that was running on the thread that logged it.
+uintptr_t rlm_log_swap(uintptr_t call);
 
 // rlm_prefill decodes tokens into sequence seq in chunks of n_batch, asking for
 // logits at the last token only: the loop a C program would write.

@@ -5,26 +5,38 @@ package llama
 import "C"
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
-	"runtime/cgo"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
 
 // Context is an inference session on a [Model]: a KV cache holding one or
 // more sequences, the batch and logits buffers, and the hooks registered on
-// its graph. A Context is not safe for concurrent use; use one per goroutine
-// (several contexts on one model may run at once). Close it before the model.
+// its graph. A Context serves one goroutine at a time (several contexts on
+// one model may run at once), with one exception: Close may be called from
+// any goroutine, at any time; it stops a decode in progress and waits for the
+// running call to return. Close it before the model.
 type Context struct {
-	c     *C.struct_llama_context
-	model *Model
-	state *C.rlm_context_state // C memory shared with llama.cpp's callbacks
-	batch C.struct_llama_batch // reused for every Decode
-	hooks *hookSet
-	h     cgo.Handle // refers to hooks, passed to C as state.handle
+	// mu is held by every call that uses the C objects, for its whole
+	// duration; Close takes it to free them.
+	mu      sync.Mutex
+	c       *C.struct_llama_context
+	model   *Model
+	state   *C.rlm_context_state // C memory shared with llama.cpp's callbacks
+	batch   C.struct_llama_batch // reused for every Decode
+	hooks   *hookSet             // reachable from C only through the registry, weakly
+	hooksID uintptr              // the hooks' registry key, state.hooks_id
+
+	// life ends when Close starts: a decode in progress aborts, and calls
+	// that start later fail with ErrClosed.
+	life    context.Context
+	endLife context.CancelFunc
+	leak    runtime.Cleanup // reports a Context dropped without Close
 
 	nCtx, nBatch, nUbatch, nSeq int
 	unifiedKV                   bool
@@ -132,8 +144,10 @@ func (m *Model) NewContext(opts ...ContextOption) (*Context, error) {
 		cfg.threadsBatch = cfg.threads
 	}
 
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	// The read lock keeps the model open while the context is made; the
+	// count, raised under it, keeps it open after.
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if m.c == nil {
 		return nil, &Error{Op: "new context", Err: ErrClosed}
 	}
@@ -162,62 +176,83 @@ func (m *Model) NewContext(opts ...ContextOption) (*Context, error) {
 	}
 
 	// The callbacks' state lives in C memory: llama.cpp keeps the pointer
-	// for the context's lifetime.
+	// for the context's lifetime. It names the hooks by a registry key, not
+	// by a Go pointer or handle, so that nothing in C keeps the Context
+	// reachable and a leaked one can be reported.
 	state := (*C.rlm_context_state)(C.calloc(1, C.size_t(unsafe.Sizeof(C.rlm_context_state{}))))
 	if state == nil {
 		return nil, &Error{Op: "new context", Err: errors.New("out of memory")}
 	}
-	hooks := newHookSet()
-	h := cgo.NewHandle(hooks)
-	state.handle = C.uintptr_t(h)
+	hooks := newHookSet(state)
+	id := registerHooks(hooks)
+	state.hooks_id = C.uintptr_t(id)
 	params.cb_eval = C.ggml_backend_sched_eval_callback(C.rlm_eval_callback)
 	params.cb_eval_user_data = unsafe.Pointer(state)
 	params.abort_callback = C.ggml_abort_callback(C.rlm_abort_callback)
 	params.abort_callback_data = unsafe.Pointer(state)
 
-	mark := errorMark()
-	cc := C.llama_init_from_model(m.c, params)
-	if cc == nil {
-		h.Delete()
+	var cc *C.struct_llama_context
+	log := logged(func() { cc = C.llama_init_from_model(m.c, params) })
+	if cc == nil || log.err() != nil {
+		if cc != nil {
+			C.llama_free(cc)
+		}
+		unregisterHooks(id)
 		C.free(unsafe.Pointer(state))
-		return nil, &Error{Op: "new context", Detail: errorsSince(mark)}
+		return nil, &Error{Op: "new context", Err: log.err(), Detail: log.detail()}
 	}
 	c := &Context{
-		c: cc, model: m, state: state, hooks: hooks, h: h,
+		c: cc, model: m, state: state, hooks: hooks, hooksID: id,
 		nCtx:      int(C.llama_n_ctx(cc)),
 		nBatch:    int(C.llama_n_batch(cc)),
 		nUbatch:   int(C.llama_n_ubatch(cc)),
 		nSeq:      int(C.llama_n_seq_max(cc)),
 		unifiedKV: cfg.unifiedKV, embeddings: cfg.embeddings,
 	}
+	c.life, c.endLife = context.WithCancel(context.Background())
 	c.known = make([][]Token, c.nSeq)
 	c.batch = C.llama_batch_init(C.int32_t(c.nBatch), 0, 1)
 	if c.batch.token == nil {
 		c.free()
 		return nil, &Error{Op: "new context", Err: errors.New("out of memory for the batch")}
 	}
-	hooks.ctx = c
-	m.contexts++
-	runtime.SetFinalizer(c, func(c *Context) {
-		if c.c != nil {
-			leakf("Context on %s was not closed", c.model.path)
-		}
-	})
+	m.contexts.Add(1)
+	c.leak = runtime.AddCleanup(c, func(l contextLeak) {
+		leakf("Context on %s was not closed", l.path)
+		unregisterHooks(l.hooksID)
+	}, contextLeak{m.path, id})
 	return c, nil
 }
 
-// Close frees the context. It is safe to call more than once and on nil.
+// contextLeak is what a Context's cleanup needs to report it: nothing that
+// points back to the Context.
+type contextLeak struct {
+	path    string
+	hooksID uintptr
+}
+
+// Close frees the context. It may be called from any goroutine: a decode in
+// progress is stopped (its call returns an error wrapping ErrClosed) and
+// Close waits for the running call to return first. A hook must not call
+// Close on its own context. Close is safe to call more than once and on nil.
 func (c *Context) Close() error {
-	if c == nil || c.c == nil {
+	if c == nil || c.endLife == nil {
 		return nil
 	}
-	c.model.mu.Lock()
-	c.model.contexts--
-	c.model.mu.Unlock()
+	c.endLife()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return nil
+	}
 	c.free()
+	// Only now, with the context freed, may the model be closed.
+	c.model.contexts.Add(-1)
+	c.leak.Stop()
 	return nil
 }
 
+// free releases the C objects; c.mu is held (or c is not shared yet).
 func (c *Context) free() {
 	if c.batch.token != nil {
 		C.llama_batch_free(c.batch)
@@ -228,14 +263,28 @@ func (c *Context) free() {
 		c.c = nil
 	}
 	if c.state != nil {
-		c.h.Delete()
+		unregisterHooks(c.hooksID)
 		C.free(unsafe.Pointer(c.state))
 		c.state = nil
+		c.hooks.state = nil
 	}
 }
 
-func (c *Context) check(op string) error {
-	if c == nil || c.c == nil {
+// lock takes the context for one call. It fails with ErrClosed after Close
+// (or once Close has started), and with ErrInCallback when a hook or a
+// stream function calls back into its context, which would otherwise
+// deadlock. On success the caller
+// unlocks c.mu.
+func (c *Context) lock(op string) error {
+	if c == nil || c.endLife == nil {
+		return &Error{Op: op, Err: ErrClosed}
+	}
+	if c.hooks.running.Load() {
+		return &Error{Op: op, Err: ErrInCallback}
+	}
+	c.mu.Lock()
+	if c.c == nil || c.life.Err() != nil {
+		c.mu.Unlock()
 		return &Error{Op: op, Err: ErrClosed}
 	}
 	return nil
@@ -265,21 +314,29 @@ func (c *Context) MicroBatchSize() int { return c.nUbatch }
 func (c *Context) Sequences() int { return c.nSeq }
 
 // SetThreads changes the CPU threads for generation and for batches.
-func (c *Context) SetThreads(generation, batch int) {
-	if c.c != nil {
-		C.llama_set_n_threads(c.c, C.int32_t(generation), C.int32_t(batch))
+func (c *Context) SetThreads(generation, batch int) error {
+	if err := c.lock("set threads"); err != nil {
+		return err
 	}
+	defer c.mu.Unlock()
+	if generation <= 0 || batch <= 0 {
+		return &Error{Op: "set threads", Err: fmt.Errorf("threads must be positive: %d, %d", generation, batch)}
+	}
+	C.llama_set_n_threads(c.c, C.int32_t(generation), C.int32_t(batch))
+	return nil
 }
 
 // Decode runs the model on a batch, appending its tokens to their sequences'
 // KV cache and computing logits where the batch asked for them. Cancelling
 // ctx aborts the computation within one graph node; the batch's tokens are
 // then removed from the cache again and the error wraps ctx.Err(). An error
-// from a hook aborts the decode the same way and is returned.
+// from a hook aborts the decode the same way and is returned; so does Close
+// called from another goroutine (the error wraps ErrClosed).
 func (c *Context) Decode(ctx context.Context, b *Batch) error {
-	if err := c.check("decode"); err != nil {
+	if err := c.lock("decode"); err != nil {
 		return err
 	}
+	defer c.mu.Unlock()
 	for _, s := range b.seqs {
 		if s >= 0 && int(s) < len(c.known) {
 			c.known[s] = nil
@@ -288,11 +345,9 @@ func (c *Context) Decode(ctx context.Context, b *Batch) error {
 	return c.decode(ctx, b)
 }
 
-// decode is Decode without forgetting what generation knows of the cache.
+// decode is Decode without forgetting what generation knows of the cache;
+// c.mu is held.
 func (c *Context) decode(ctx context.Context, b *Batch) error {
-	if err := c.check("decode"); err != nil {
-		return err
-	}
 	n := b.Len()
 	if n == 0 {
 		return &Error{Op: "decode", Err: errors.New("empty batch")}
@@ -300,7 +355,7 @@ func (c *Context) decode(ctx context.Context, b *Batch) error {
 	if n > c.nBatch {
 		return &Error{Op: "decode", Err: fmt.Errorf("%w: %d tokens, batch size %d", ErrBatchTooLarge, n, c.nBatch)}
 	}
-	if err := ctx.Err(); err != nil {
+	if err := cmp.Or(ctx.Err(), c.closedErr()); err != nil {
 		return &Error{Op: "decode", Err: err}
 	}
 	if err := c.model.checkTokens(c.model.c, b.tokens); err != nil {
@@ -314,19 +369,23 @@ func (c *Context) decode(ctx context.Context, b *Batch) error {
 	c.fillCBatch(b)
 	c.outputs = append(c.outputs[:0], b.logits...)
 
-	// Only a decode under hooks needs to know how llama.cpp will split it.
-	if c.hooks.active() {
-		c.hooks.begin(b, planMicroBatches(b, c.nUbatch, c.splitsEqually()))
+	// Only a decode under hooks needs to know how llama.cpp will split it;
+	// the hooks check every micro-batch against this plan as it runs.
+	hooked := c.hooks.active()
+	if hooked {
+		c.hooks.begin(b, microBatchPlan(b, c.nUbatch, c.splitsEqually()), c.kvStreams())
 		defer c.hooks.end()
 	}
 
+	// Both the caller's ctx and Close (ending c.life) stop the decode
+	// through llama.cpp's abort callback.
 	abort := (*int32)(unsafe.Pointer(&c.state.abort_flag))
 	atomic.StoreInt32(abort, 0)
-	aborted := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		atomic.StoreInt32(abort, 1)
-		close(aborted)
-	})
+	var aborting sync.WaitGroup
+	stopAbort := func() { atomic.StoreInt32(abort, 1); aborting.Done() }
+	aborting.Add(2)
+	stopCtx := context.AfterFunc(ctx, stopAbort)
+	stopLife := context.AfterFunc(c.life, stopAbort)
 	if c.rebuildGraph {
 		// The embeddings flag is part of what llama.cpp compares before
 		// reusing a graph: flipping it from the last decode's value forces a
@@ -339,14 +398,31 @@ func (c *Context) decode(ctx context.Context, b *Batch) error {
 	} else {
 		c.lastEmbeddings = c.embeddings
 	}
-	mark := errorMark()
-	rc := C.llama_decode(c.c, c.batch)
-	if !stop() {
-		// The abort is running or ran: let it finish before the context (and
-		// the flag's memory) can be closed.
-		<-aborted
+	var rc C.int32_t
+	log := logged(func() { rc = C.llama_decode(c.c, c.batch) })
+	// An abort that started must finish before the flag's memory can be
+	// freed by Close; one that did not start never will.
+	if stopCtx() {
+		aborting.Done()
 	}
+	if stopLife() {
+		aborting.Done()
+	}
+	aborting.Wait()
 
+	if rc == 0 && hooked {
+		// Every planned micro-batch must have run, and no other.
+		if err := c.hooks.finish(); err != nil {
+			c.rollback(b)
+			return &Error{Op: "decode", Err: err}
+		}
+	}
+	if err := log.err(); err != nil {
+		if rc == 0 || rc < -1 || rc == 2 {
+			c.rollback(b)
+		}
+		return &Error{Op: "decode", Err: err}
+	}
 	switch {
 	case rc == 0:
 		return nil
@@ -359,7 +435,7 @@ func (c *Context) decode(ctx context.Context, b *Batch) error {
 		if err := c.hooks.err(); err != nil {
 			return &Error{Op: "decode", Err: err}
 		}
-		if err := ctx.Err(); err != nil {
+		if err := cmp.Or(ctx.Err(), c.closedErr()); err != nil {
 			return &Error{Op: "decode", Err: err}
 		}
 		return &Error{Op: "decode", Code: int(rc), Err: errors.New("aborted")}
@@ -367,13 +443,29 @@ func (c *Context) decode(ctx context.Context, b *Batch) error {
 		if rc < -1 {
 			c.rollback(b)
 		}
-		return &Error{Op: "decode", Code: int(rc), Detail: errorsSince(mark)}
+		return &Error{Op: "decode", Code: int(rc), Detail: log.detail()}
 	}
+}
+
+// closedErr returns ErrClosed once Close has started.
+func (c *Context) closedErr() error {
+	if c.life.Err() != nil {
+		return ErrClosed
+	}
+	return nil
 }
 
 // splitsEqually reports whether llama.cpp splits batches with split_equal
 // (one KV stream per sequence) rather than in batch order.
 func (c *Context) splitsEqually() bool { return !c.unifiedKV && c.nSeq > 1 }
+
+// kvStreams is the number of KV streams: one per sequence unless unified.
+func (c *Context) kvStreams() int {
+	if c.unifiedKV {
+		return 1
+	}
+	return c.nSeq
+}
 
 func (c *Context) fillCBatch(b *Batch) {
 	n := b.Len()
@@ -416,9 +508,10 @@ func (c *Context) Logits(i int) ([]float32, error) {
 // LogitsTo is Logits writing into dst (grown as needed), for loops that
 // would otherwise allocate each step.
 func (c *Context) LogitsTo(dst []float32, i int) ([]float32, error) {
-	if err := c.check("logits"); err != nil {
+	if err := c.lock("logits"); err != nil {
 		return nil, err
 	}
+	defer c.mu.Unlock()
 	if i < 0 || i >= len(c.outputs) || !c.outputs[i] {
 		return nil, &Error{Op: "logits", Err: fmt.Errorf("%w: index %d", ErrNoLogits, i)}
 	}
@@ -434,9 +527,10 @@ func (c *Context) LogitsTo(dst []float32, i int) ([]float32, error) {
 // Embeddings returns a copy of the final hidden state at batch index i of
 // the last Decode (after the output norm). The context needs WithEmbeddings.
 func (c *Context) Embeddings(i int) ([]float32, error) {
-	if err := c.check("embeddings"); err != nil {
+	if err := c.lock("embeddings"); err != nil {
 		return nil, err
 	}
+	defer c.mu.Unlock()
 	if i < 0 || i >= len(c.outputs) || !c.outputs[i] {
 		return nil, &Error{Op: "embeddings", Err: fmt.Errorf("%w: index %d", ErrNoLogits, i)}
 	}
@@ -448,27 +542,42 @@ func (c *Context) Embeddings(i int) ([]float32, error) {
 	return append([]float32(nil), unsafe.Slice((*float32)(unsafe.Pointer(p)), n)...), nil
 }
 
+// KV cache edits. Each returns nil when done and an error otherwise: one
+// wrapping ErrClosed after Close, one wrapping ErrKVEdit when llama.cpp's
+// cache refuses the edit, and a plain one for arguments out of range.
+
 // ClearKV empties the KV cache of every sequence.
-func (c *Context) ClearKV() {
-	if c.c != nil {
-		C.llama_memory_clear(C.llama_get_memory(c.c), true)
-		for s := range c.known {
-			c.known[s] = c.known[s][:0]
-		}
+func (c *Context) ClearKV() error {
+	if err := c.lock("clear KV cache"); err != nil {
+		return err
 	}
+	defer c.mu.Unlock()
+	C.llama_memory_clear(C.llama_get_memory(c.c), true)
+	for s := range c.known {
+		c.known[s] = c.known[s][:0]
+	}
+	return nil
 }
 
 // RemoveTokens removes sequence seq's positions [from, to) from the cache;
-// to < 0 means to the end, and seq < 0 means every sequence. It reports false
-// when the cache cannot remove part of a sequence.
-func (c *Context) RemoveTokens(seq, from, to int) bool {
-	if c.c == nil || seq >= c.nSeq {
-		return false
+// to < 0 means to the end, and seq < 0 means every sequence. A cache that
+// cannot remove part of a sequence fails with ErrKVEdit.
+func (c *Context) RemoveTokens(seq, from, to int) error {
+	const op = "remove tokens"
+	if err := c.lock(op); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	if seq >= c.nSeq {
+		return &Error{Op: op, Err: fmt.Errorf("sequence %d outside [0, %d)", seq, c.nSeq)}
 	}
 	if to >= 0 {
 		c.forget(seq)
 	}
-	return c.removeTokens(seq, from, to)
+	if !c.removeTokens(seq, from, to) {
+		return &Error{Op: op, Err: fmt.Errorf("%w: positions [%d, %d) of sequence %d", ErrKVEdit, from, to, seq)}
+	}
+	return nil
 }
 
 // removeTokens removes [from, to) and keeps known up to date when to < 0.
@@ -499,11 +608,13 @@ func (c *Context) forget(seq int) {
 // CopySequence makes positions [from, to) of sequence src visible to
 // sequence dst too (to < 0: to the end), so a shared prefix is computed once.
 func (c *Context) CopySequence(src, dst, from, to int) error {
-	if err := c.check("copy sequence"); err != nil {
+	const op = "copy sequence"
+	if err := c.lock(op); err != nil {
 		return err
 	}
+	defer c.mu.Unlock()
 	if src < 0 || dst < 0 || src >= c.nSeq || dst >= c.nSeq {
-		return &Error{Op: "copy sequence", Err: fmt.Errorf("sequences %d, %d outside [0, %d)", src, dst, c.nSeq)}
+		return &Error{Op: op, Err: fmt.Errorf("sequences %d, %d outside [0, %d)", src, dst, c.nSeq)}
 	}
 	C.llama_memory_seq_cp(C.llama_get_memory(c.c), C.llama_seq_id(src), C.llama_seq_id(dst), C.llama_pos(from), C.llama_pos(to))
 	c.forget(dst)
@@ -511,22 +622,38 @@ func (c *Context) CopySequence(src, dst, from, to int) error {
 }
 
 // KeepSequence removes every sequence but seq from the cache.
-func (c *Context) KeepSequence(seq int) {
-	if c.c != nil && seq >= 0 && seq < c.nSeq {
-		C.llama_memory_seq_keep(C.llama_get_memory(c.c), C.llama_seq_id(seq))
-		for s := range c.known {
-			if s != seq {
-				c.known[s] = c.known[s][:0:0]
-			}
+func (c *Context) KeepSequence(seq int) error {
+	const op = "keep sequence"
+	if err := c.lock(op); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
+	if seq < 0 || seq >= c.nSeq {
+		return &Error{Op: op, Err: fmt.Errorf("sequence %d outside [0, %d)", seq, c.nSeq)}
+	}
+	C.llama_memory_seq_keep(C.llama_get_memory(c.c), C.llama_seq_id(seq))
+	for s := range c.known {
+		if s != seq {
+			c.known[s] = c.known[s][:0:0]
 		}
 	}
+	return nil
 }
 
 // SequenceEnd returns one past the last position sequence seq holds, 0 if
 // it is empty: the position the next token of seq takes.
-func (c *Context) SequenceEnd(seq int) int {
-	if c.c == nil || seq < 0 || seq >= c.nSeq {
-		return 0
+func (c *Context) SequenceEnd(seq int) (int, error) {
+	const op = "sequence end"
+	if err := c.lock(op); err != nil {
+		return 0, err
 	}
+	defer c.mu.Unlock()
+	if seq < 0 || seq >= c.nSeq {
+		return 0, &Error{Op: op, Err: fmt.Errorf("sequence %d outside [0, %d)", seq, c.nSeq)}
+	}
+	return c.sequenceEnd(seq), nil
+}
+
+func (c *Context) sequenceEnd(seq int) int {
 	return int(C.llama_memory_seq_pos_max(C.llama_get_memory(c.c), C.llama_seq_id(seq))) + 1
 }

@@ -18,12 +18,12 @@ import (
 func TestGreedyGenerationIsDeterministic(t *testing.T) {
 	m := tinyModel(t)
 	ctx := context.Background()
-	a, err := newContext(t, m).Generate(ctx, "Once upon a time", llama.WithMaxTokens(24))
+	a, err := newContext(t, m).Generate(ctx, llama.Text("Once upon a time"), llama.WithMaxTokens(24))
 	require.NoError(t, err)
 	c := newContext(t, m)
-	b, err := c.Generate(ctx, "Once upon a time", llama.WithMaxTokens(24))
+	b, err := c.Generate(ctx, llama.Text("Once upon a time"), llama.WithMaxTokens(24))
 	require.NoError(t, err)
-	again, err := c.Generate(ctx, "Once upon a time", llama.WithMaxTokens(24))
+	again, err := c.Generate(ctx, llama.Text("Once upon a time"), llama.WithMaxTokens(24))
 	require.NoError(t, err)
 
 	assert.Equal(t, a.Tokens, b.Tokens)
@@ -46,13 +46,13 @@ func TestSampling(t *testing.T) {
 	c := newContext(t, m)
 	ctx := context.Background()
 	s := llama.Sampling{Temperature: 0.9, TopK: 40, TopP: 0.95, MinP: 0.02, Seed: 7, PenaltyLastN: 64, RepeatPenalty: 1.1}
-	a, err := c.Generate(ctx, "Roll", llama.WithMaxTokens(20), llama.WithSampling(s))
+	a, err := c.Generate(ctx, llama.Text("Roll"), llama.WithMaxTokens(20), llama.WithSampling(s))
 	require.NoError(t, err)
-	b, err := c.Generate(ctx, "Roll", llama.WithMaxTokens(20), llama.WithSampling(s))
+	b, err := c.Generate(ctx, llama.Text("Roll"), llama.WithMaxTokens(20), llama.WithSampling(s))
 	require.NoError(t, err)
 	assert.Equal(t, a.Tokens, b.Tokens, "a fixed seed gives the same sample")
 	s.Seed = 8
-	other, err := c.Generate(ctx, "Roll", llama.WithMaxTokens(20), llama.WithSampling(s))
+	other, err := c.Generate(ctx, llama.Text("Roll"), llama.WithMaxTokens(20), llama.WithSampling(s))
 	require.NoError(t, err)
 	assert.NotEqual(t, a.Tokens, other.Tokens, "another seed gives another sample")
 }
@@ -60,7 +60,7 @@ func TestSampling(t *testing.T) {
 func TestGrammar(t *testing.T) {
 	m := tinyModel(t)
 	c := newContext(t, m)
-	gen, err := c.Generate(context.Background(), "How many rolls?",
+	gen, err := c.Generate(context.Background(), llama.Text("How many rolls?"),
 		llama.WithMaxTokens(12), llama.WithSampling(llama.Sampling{Grammar: `root ::= [0-9]+`}))
 	require.NoError(t, err)
 	assert.Regexp(t, regexp.MustCompile(`^[0-9]+$`), gen.Text)
@@ -73,11 +73,11 @@ func TestStopStrings(t *testing.T) {
 	m := tinyModel(t)
 	c := newContext(t, m)
 	ctx := context.Background()
-	full, err := c.Generate(ctx, "The dragon", llama.WithMaxTokens(30))
+	full, err := c.Generate(ctx, llama.Text("The dragon"), llama.WithMaxTokens(30))
 	require.NoError(t, err)
 	require.Greater(t, len(full.Text), 12)
 	stop := full.Text[8:11]
-	cut, err := c.Generate(ctx, "The dragon", llama.WithMaxTokens(30), llama.WithStop(stop))
+	cut, err := c.Generate(ctx, llama.Text("The dragon"), llama.WithMaxTokens(30), llama.WithStop(stop))
 	require.NoError(t, err)
 	assert.Equal(t, llama.StopString, cut.StopReason)
 	assert.Equal(t, full.Text[:len(cut.Text)], cut.Text)
@@ -90,7 +90,7 @@ func TestGenerateStream(t *testing.T) {
 	c := newContext(t, m)
 	ctx := context.Background()
 	var pieces []string
-	gen, err := c.GenerateStream(ctx, "Éowyn rolls", func(p string) error {
+	gen, err := c.GenerateStream(ctx, llama.Text("Éowyn rolls"), func(p string) error {
 		pieces = append(pieces, p)
 		return nil
 	}, llama.WithMaxTokens(40))
@@ -105,7 +105,7 @@ func TestGenerateStream(t *testing.T) {
 	assert.Equal(t, gen.Text, joined)
 
 	boom := errors.New("stop now")
-	_, err = c.GenerateStream(ctx, "x", func(string) error { return boom }, llama.WithMaxTokens(5))
+	_, err = c.GenerateStream(ctx, llama.Text("x"), func(string) error { return boom }, llama.WithMaxTokens(5))
 	assert.ErrorIs(t, err, boom)
 }
 
@@ -141,7 +141,7 @@ func TestBatchMatchesSingleSequences(t *testing.T) {
 			got, err := c.Logits(last[s])
 			require.NoError(t, err)
 			assert.Less(t, maxAbsDiff(want[s], got), tolerance, "sequence %d, unified %v", s, unified)
-			assert.Equal(t, len(toks[s]), c.SequenceEnd(s))
+			assert.Equal(t, len(toks[s]), seqEnd(t, c, s))
 		}
 		_, err := c.Logits(0)
 		assert.ErrorIs(t, err, llama.ErrNoLogits, "index 0 did not ask for logits")
@@ -155,13 +155,13 @@ func TestGenerateBatch(t *testing.T) {
 	single := newContext(t, m)
 	var want []llama.Generation
 	for _, p := range prompts {
-		g, err := single.Generate(ctx, p, llama.WithMaxTokens(12))
+		g, err := single.Generate(ctx, llama.Text(p), llama.WithMaxTokens(12))
 		require.NoError(t, err)
 		want = append(want, g)
 	}
 	// Two sequences for five prompts: as one finishes, the next takes its place.
 	c := newContext(t, m, llama.WithSequences(2))
-	got, err := c.GenerateBatch(ctx, prompts, llama.WithMaxTokens(12))
+	got, err := c.GenerateBatch(ctx, texts(prompts...), llama.WithMaxTokens(12))
 	require.NoError(t, err)
 	require.Len(t, got, len(prompts))
 	for i := range prompts {
@@ -173,7 +173,7 @@ func TestGenerateBatch(t *testing.T) {
 	// A prompt that cannot fit fails alone.
 	small := newContext(t, m, llama.WithSequences(2), llama.WithContextSize(256))
 	long := string(make([]byte, 300))
-	got, err = small.GenerateBatch(ctx, []string{"ok", long + "x", "fine"}, llama.WithMaxTokens(4))
+	got, err = small.GenerateBatch(ctx, texts("ok", long+"x", "fine"), llama.WithMaxTokens(4))
 	require.NoError(t, err)
 	assert.NoError(t, got[0].Err)
 	assert.ErrorIs(t, got[1].Err, llama.ErrKVCacheFull)
@@ -203,10 +203,10 @@ func TestCancelDuringPrefill(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Less(t, elapsed, time.Second)
-	assert.Zero(t, c.SequenceEnd(0), "the aborted batch is taken back out of the cache")
+	assert.Zero(t, seqEnd(t, c, 0), "the aborted batch is taken back out of the cache")
 
 	c.ClearHooks()
-	gen, err := c.Generate(context.Background(), "still works", llama.WithMaxTokens(3))
+	gen, err := c.Generate(context.Background(), llama.Text("still works"), llama.WithMaxTokens(3))
 	require.NoError(t, err)
 	assert.Len(t, gen.Tokens, 3)
 }
@@ -235,7 +235,7 @@ func TestDecodeRejectsBadInput(t *testing.T) {
 	assert.ErrorIs(t, err, llama.ErrNoLogits)
 	_, err = c.Logits(99)
 	assert.ErrorIs(t, err, llama.ErrNoLogits)
-	_, err = c.Generate(ctx, "x", llama.WithSequence(5))
+	_, err = c.Generate(ctx, llama.Text("x"), llama.WithSequence(5))
 	assert.Error(t, err)
 }
 
@@ -251,10 +251,10 @@ func TestKVCacheOperations(t *testing.T) {
 	want := lastLogits(t, c, append(append([]llama.Token{}, prefix...), suffix...))
 
 	// The prefix computed once in sequence 0, shared with sequence 1.
-	c.ClearKV()
+	require.NoError(t, c.ClearKV())
 	require.NoError(t, c.Prefill(ctx, prefix, 0, 0))
 	require.NoError(t, c.CopySequence(0, 1, 0, -1))
-	assert.Equal(t, len(prefix), c.SequenceEnd(1))
+	assert.Equal(t, len(prefix), seqEnd(t, c, 1))
 	var b llama.Batch
 	b.AddSequence(suffix, len(prefix), 1, true)
 	require.NoError(t, c.Decode(ctx, &b))
@@ -262,12 +262,14 @@ func TestKVCacheOperations(t *testing.T) {
 	require.NoError(t, err)
 	assert.Less(t, maxAbsDiff(want, got), 1e-4)
 
-	assert.True(t, c.RemoveTokens(1, len(prefix), -1))
-	assert.Equal(t, len(prefix), c.SequenceEnd(1))
-	c.KeepSequence(1)
-	assert.Zero(t, c.SequenceEnd(0))
-	assert.Equal(t, len(prefix), c.SequenceEnd(1))
+	assert.NoError(t, c.RemoveTokens(1, len(prefix), -1))
+	assert.Equal(t, len(prefix), seqEnd(t, c, 1))
+	assert.NoError(t, c.KeepSequence(1))
+	assert.Zero(t, seqEnd(t, c, 0))
+	assert.Equal(t, len(prefix), seqEnd(t, c, 1))
 	assert.Error(t, c.CopySequence(0, 9, 0, -1))
+	assert.Error(t, c.KeepSequence(2))
+	assert.Error(t, c.RemoveTokens(2, 0, -1))
 }
 
 func TestTwoContextsInTwoGoroutines(t *testing.T) {
@@ -276,7 +278,7 @@ func TestTwoContextsInTwoGoroutines(t *testing.T) {
 	prompts := []string{"Keyleth shifts into a bear", "Percy fires Bad News"}
 	want := make([][]llama.Token, len(prompts))
 	for i, p := range prompts {
-		g, err := newContext(t, m, llama.WithThreads(1, 1)).Generate(ctx, p, llama.WithMaxTokens(16))
+		g, err := newContext(t, m, llama.WithThreads(1, 1)).Generate(ctx, llama.Text(p), llama.WithMaxTokens(16))
 		require.NoError(t, err)
 		want[i] = g.Tokens
 	}
@@ -292,7 +294,7 @@ func TestTwoContextsInTwoGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 3 {
-				g, err := c.Generate(ctx, p, llama.WithMaxTokens(16))
+				g, err := c.Generate(ctx, llama.Text(p), llama.WithMaxTokens(16))
 				got[i], errs[i] = g.Tokens, err
 				if err != nil {
 					return
@@ -339,7 +341,7 @@ func TestGenerateBatchPerPromptContexts(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	got, err := c.GenerateBatch(context.Background(), prompts, llama.WithMaxTokens(5), llama.WithPromptContexts(ctxs))
+	got, err := c.GenerateBatch(context.Background(), texts(prompts...), llama.WithMaxTokens(5), llama.WithPromptContexts(ctxs))
 	require.NoError(t, err)
 	assert.NoError(t, got[0].Err)
 	assert.ErrorIs(t, got[1].Err, context.Canceled, "only the canceled prompt stops")
@@ -362,31 +364,31 @@ func TestPromptCacheReuse(t *testing.T) {
 	ctx := context.Background()
 	c := newContext(t, m)
 	first := "<|im_start|>user\nRoll for initiative.<|im_end|>\n<|im_start|>assistant\n"
-	g1, err := c.Generate(ctx, first, llama.WithMaxTokens(10))
+	g1, err := c.Generate(ctx, llama.TextWithControlTokens(first), llama.WithMaxTokens(10))
 	require.NoError(t, err)
 	assert.Zero(t, g1.CachedTokens)
 
 	second := first + g1.Text + "<|im_end|>\n<|im_start|>user\nAnd now?<|im_end|>\n<|im_start|>assistant\n"
-	g2, err := c.Generate(ctx, second, llama.WithMaxTokens(10))
+	g2, err := c.Generate(ctx, llama.TextWithControlTokens(second), llama.WithMaxTokens(10))
 	require.NoError(t, err)
 	firstTokens, err := m.Tokenize(first, true, true)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, g2.CachedTokens, len(firstTokens), "the first turn is not decoded again")
 
-	fresh, err := newContext(t, m).Generate(ctx, second, llama.WithMaxTokens(10))
+	fresh, err := newContext(t, m).Generate(ctx, llama.TextWithControlTokens(second), llama.WithMaxTokens(10))
 	require.NoError(t, err)
 	assert.Equal(t, fresh.Tokens, g2.Tokens)
 	assert.Zero(t, fresh.CachedTokens)
 
 	// The same prompt again reuses all of it but its last token.
-	again, err := c.Generate(ctx, second, llama.WithMaxTokens(10))
+	again, err := c.Generate(ctx, llama.TextWithControlTokens(second), llama.WithMaxTokens(10))
 	require.NoError(t, err)
 	assert.Equal(t, g2.PromptTokens-1, again.CachedTokens)
 	assert.Equal(t, g2.Tokens, again.Tokens)
 
 	// Editing the cache directly makes it unknown: nothing is reused.
-	c.RemoveTokens(0, 0, 5)
-	after, err := c.Generate(ctx, second, llama.WithMaxTokens(10))
+	require.NoError(t, c.RemoveTokens(0, 0, 5))
+	after, err := c.Generate(ctx, llama.TextWithControlTokens(second), llama.WithMaxTokens(10))
 	require.NoError(t, err)
 	assert.Zero(t, after.CachedTokens)
 	assert.Equal(t, g2.Tokens, after.Tokens)
@@ -398,15 +400,15 @@ func TestGenerateBatchReusesSharedStarts(t *testing.T) {
 	c := newContext(t, m, llama.WithSequences(2))
 	system := "<|im_start|>system\nAnswer from the chunk only.<|im_end|>\n<|im_start|>user\n"
 	prompts := []string{system + "chunk one", system + "chunk two", system + "chunk three"}
-	_, err := c.GenerateBatch(ctx, prompts[:2], llama.WithMaxTokens(4))
+	_, err := c.GenerateBatch(ctx, controlTexts(prompts[:2]...), llama.WithMaxTokens(4))
 	require.NoError(t, err)
-	got, err := c.GenerateBatch(ctx, prompts, llama.WithMaxTokens(4))
+	got, err := c.GenerateBatch(ctx, controlTexts(prompts...), llama.WithMaxTokens(4))
 	require.NoError(t, err)
 	systemTokens, err := m.Tokenize(system+"chunk ", true, true)
 	require.NoError(t, err)
 	for i, g := range got {
 		assert.GreaterOrEqual(t, g.CachedTokens, len(systemTokens), "prompt %d reuses the shared start", i)
-		want, err := newContext(t, m).Generate(ctx, prompts[i], llama.WithMaxTokens(4))
+		want, err := newContext(t, m).Generate(ctx, llama.TextWithControlTokens(prompts[i]), llama.WithMaxTokens(4))
 		require.NoError(t, err)
 		assert.Equal(t, want.Tokens, g.Tokens)
 	}

@@ -99,9 +99,10 @@ func LoadBackend(path string) error {
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	mark := errorMark()
-	if C.ggml_backend_load(cpath) == nil {
-		return &Error{Op: "load backend " + path, Detail: errorsSince(mark)}
+	var reg C.ggml_backend_reg_t
+	log := logged(func() { reg = C.ggml_backend_load(cpath) })
+	if reg == nil || log.err() != nil {
+		return &Error{Op: "load backend " + path, Err: log.err(), Detail: log.detail()}
 	}
 	return nil
 }

@@ -9,8 +9,7 @@
 //
 // [LoadModel] loads a model (the weights, the vocabulary, the metadata);
 // [Model.NewContext] makes an inference context on it (a KV cache holding one
-// or more sequences). A model can serve several contexts in several
-// goroutines; one context serves one goroutine at a time.
+// or more sequences).
 //
 //	m, err := llama.LoadModel(ctx, "qwen2.5-7b-instruct-f16.gguf", llama.WithMainGPU(1))
 //	...
@@ -18,13 +17,50 @@
 //	c, err := m.NewContext(llama.WithContextSize(8192), llama.WithSequences(8))
 //	...
 //	defer c.Close()
-//	prompt, _ := m.ApplyChatTemplate([]llama.ChatMessage{{Role: "user", Content: "Hi"}}, true)
-//	gen, err := c.Generate(ctx, prompt, llama.WithMaxTokens(64))
+//	gen, err := c.Generate(ctx, llama.Chat(llama.ChatMessage{Role: "user", Content: chunk}), llama.WithMaxTokens(64))
 //
-// Every handle that holds C memory has a Close method, which is safe to call
-// twice and on nil; a method called after Close returns an error wrapping
-// [ErrClosed]. Close contexts before their model: [Model.Close] refuses while
-// contexts are open.
+// # Prompts: documents never become control tokens
+//
+// Generation takes a [Prompt]: token ids ([Tokens]), a conversation
+// ([Chat]) or text ([Text]). A conversation is rendered with the model's chat
+// template and tokenized by [Model.TokenizeChat], which parses only the
+// template's own text for control tokens and tokenizes every message's
+// content as plain text: a document that contains "<|im_end|>" or
+// "<|im_start|>system" cannot end the turn it sits in or open another. Text
+// prompts read control-token text as characters too. A program that writes
+// control tokens as text on purpose says so with [TextWithControlTokens].
+// [Model.ApplyChatTemplate] renders a conversation as text for reading only;
+// [Model.Tokenize] with parseSpecial is for trusted text.
+//
+// # Lifecycle and concurrency
+//
+// The contract, which the package's tests check (including a stress test of
+// eight goroutines on one and on two models with hooks, cancellations and
+// closes under the race detector):
+//
+//   - A [Model] is safe for concurrent use. A [Context] serves one goroutine
+//     at a time; several contexts, on one model or several, run at once in
+//     different goroutines. A [Sampler] and a [Batch] serve one goroutine.
+//   - Every handle holding C memory has one release verb, Close, which is
+//     safe on nil and to call twice. [Context.Close] may also be called from
+//     any goroutine while the context works: the decode in progress stops
+//     within one graph node, its call returns an error wrapping [ErrClosed],
+//     and Close returns once it has (a hook must not close its own context).
+//   - Close contexts and samplers before their model: [Model.Close] refuses
+//     with an error while any is open, and a context or sampler counts as
+//     open until its C memory is freed.
+//   - After Close, every method that needs the C object returns an error
+//     wrapping [ErrClosed]. Only accessors of fixed properties keep
+//     answering: [Model.Path], [Context.Model], [Context.Size] and the
+//     other sizes.
+//   - A handle dropped without Close is reported on the [SetLogger] logger
+//     once the garbage collector finds it: nothing in C or in the package's
+//     globals keeps a handle reachable. The report is all that happens; the
+//     C memory stays allocated.
+//   - Errors are [*Error] values naming the operation, wrapping a sentinel
+//     the caller can act on ([ErrClosed], [ErrKVCacheFull], [ErrKVEdit],
+//     [ErrAttribution], ...), the context's error after a cancellation, or a
+//     hook's error. KV cache edits return errors like everything else.
 //
 // # Files are checked before llama.cpp opens them
 //
@@ -53,14 +89,28 @@
 // eval callback hands each matching node's tensor to the hook after it is
 // computed, as an [Activation]; values a Modify hook leaves in it are written
 // back, and every later node sees them. Only hooked nodes are observed,
-// because each one splits the graph's computation. Package interp builds
-// TransformerLens-style hook points, caches and patching on top of this.
+// because each one splits the graph's computation. A hook must not call
+// methods of its own context (they return [ErrInCallback]). Package interp
+// builds TransformerLens-style hook points, caches and patching on top of
+// this.
+//
+// An activation's rows belong to the tokens of one micro-batch, in an order
+// llama.cpp chooses; [Activation.Tokens] says which. The package predicts how
+// llama.cpp splits a batch and checks the prediction on every micro-batch it
+// computes under hooks, against the token ids, positions, KV streams and
+// output rows llama.cpp actually feeds the graph: any disagreement fails the
+// decode with [ErrAttribution], so rows are never silently credited to the
+// wrong tokens.
 //
 // # Logging
 //
 // llama.cpp's and ggml's logs go to [SetLogger]'s slog.Logger, and nowhere
 // by default. What llama.cpp logged as an error during a failed call is
-// included in the returned [Error].
+// included in the returned [Error]: lines are tied to the call that was
+// running on the thread that logged them, so calls in other goroutines never
+// see each other's lines. A panic in any Go function llama.cpp calls back
+// (hooks, the progress callback, the log handler) fails the call it happened
+// in, as an error; it never unwinds through C.
 //
 // # GPUs
 //

@@ -8,8 +8,9 @@ import (
 // Sentinel errors for conditions a caller acts on. Errors returned by this
 // package wrap them, so test with errors.Is.
 var (
-	// ErrClosed is returned by methods of a Model, Context or Sampler after
-	// Close.
+	// ErrClosed is returned by every method of a Model, Context or Sampler
+	// that needs its C object, once Close has been called (see the package
+	// documentation's Lifecycle section).
 	ErrClosed = errors.New("llama: use after Close")
 	// ErrKVCacheFull means the context has no room left for the batch:
 	// shorten the prompt, remove tokens, or create a larger context.
@@ -25,6 +26,21 @@ var (
 	ErrNoChatTemplate = errors.New("llama: model has no chat template")
 	// ErrHookName means a hook's pattern matches no node of the model's graph.
 	ErrHookName = errors.New("llama: no such graph node")
+	// ErrKVEdit means the KV cache refused an edit, such as removing part
+	// of a sequence from a cache that can only drop whole sequences.
+	ErrKVEdit = errors.New("llama: the KV cache cannot make this edit")
+	// ErrNoMetadata means the model has no metadata value under the key.
+	ErrNoMetadata = errors.New("llama: no such metadata key")
+	// ErrAttribution means the rows of a hooked graph node could not be
+	// tied to tokens with certainty: what llama.cpp computed (its token,
+	// position or sequence inputs, or the number of micro-batches) disagrees
+	// with how this package expected it to split the batch. The decode is
+	// failed rather than hooks being handed rows of the wrong tokens.
+	ErrAttribution = errors.New("llama: activations cannot be attributed to tokens")
+	// ErrInCallback means a function the Context calls back during a call
+	// (a hook, a GenerateStream function) called a method of that Context,
+	// which is busy; a hook may only read and change its Activation.
+	ErrInCallback = errors.New("llama: method called from a callback of the same context")
 )
 
 // Error records which operation failed in llama.cpp, with what llama.cpp

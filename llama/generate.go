@@ -87,15 +87,15 @@ func WithPromptContexts(ctxs []context.Context) GenerateOption {
 // WithSequence makes Generate use sequence seq of the context. Default 0.
 func WithSequence(seq int) GenerateOption { return func(c *generateConfig) { c.seq = seq } }
 
-// Generate continues prompt (text in which control tokens such as
-// "<|im_start|>" are parsed) in one sequence of the context, which it clears
-// first. Cancelling ctx stops within one decode step, prefill included.
-func (c *Context) Generate(ctx context.Context, prompt string, opts ...GenerateOption) (Generation, error) {
+// Generate continues prompt in one sequence of the context, keeping the
+// start of it that the sequence's cache already holds and clearing the rest.
+// Cancelling ctx stops within one decode step, prefill included.
+func (c *Context) Generate(ctx context.Context, prompt Prompt, opts ...GenerateOption) (Generation, error) {
 	cfg := newGenerateConfig(opts)
 	if cfg.seq < 0 || cfg.seq >= c.nSeq {
 		return Generation{}, &Error{Op: "generate", Err: fmt.Errorf("sequence %d outside [0, %d)", cfg.seq, c.nSeq)}
 	}
-	gens, err := c.generate(ctx, "generate", []string{prompt}, []int{cfg.seq}, cfg)
+	gens, err := c.generate(ctx, "generate", []Prompt{prompt}, []int{cfg.seq}, cfg)
 	if err != nil {
 		return firstOr(gens), err
 	}
@@ -108,7 +108,7 @@ func (c *Context) Generate(ctx context.Context, prompt string, opts ...GenerateO
 // GenerateStream is Generate calling fn with each piece of text as it is
 // produced. Pieces never split a UTF-8 character or show a prefix of a stop
 // string that is then cut. An error from fn stops generation and is returned.
-func (c *Context) GenerateStream(ctx context.Context, prompt string, fn func(piece string) error, opts ...GenerateOption) (Generation, error) {
+func (c *Context) GenerateStream(ctx context.Context, prompt Prompt, fn func(piece string) error, opts ...GenerateOption) (Generation, error) {
 	return c.Generate(ctx, prompt, append(opts, func(g *generateConfig) {
 		g.stream = func(_ int, piece string) error { return fn(piece) }
 	})...)
@@ -119,7 +119,7 @@ func (c *Context) GenerateStream(ctx context.Context, prompt string, fn func(pie
 // finishes, the next prompt takes its place). Results come back in the order
 // of prompts. A prompt that fails alone has its Generation.Err set; the error
 // returned is for failures of the whole batch, such as cancellation.
-func (c *Context) GenerateBatch(ctx context.Context, prompts []string, opts ...GenerateOption) ([]Generation, error) {
+func (c *Context) GenerateBatch(ctx context.Context, prompts []Prompt, opts ...GenerateOption) ([]Generation, error) {
 	cfg := newGenerateConfig(opts)
 	seqs := make([]int, min(len(prompts), c.nSeq))
 	for i := range seqs {
@@ -164,7 +164,7 @@ type generation struct {
 	c        *Context
 	op       string
 	cfg      generateConfig
-	prompts  []string
+	prompts  []Prompt
 	gens     []Generation
 	slots    []*slot
 	next     int // the next prompt to admit
@@ -178,10 +178,11 @@ type generation struct {
 // sequence whose cache already holds the start of a prompt (the previous
 // turn of a conversation, a shared system prompt) keeps that part and
 // decodes only the rest.
-func (c *Context) generate(ctx context.Context, op string, prompts []string, seqs []int, cfg generateConfig) ([]Generation, error) {
-	if err := c.check(op); err != nil {
+func (c *Context) generate(ctx context.Context, op string, prompts []Prompt, seqs []int, cfg generateConfig) ([]Generation, error) {
+	if err := c.lock(op); err != nil {
 		return nil, err
 	}
+	defer c.mu.Unlock()
 	g := &generation{c: c, op: op, cfg: cfg, prompts: prompts, gens: make([]Generation, len(prompts)), capacity: c.SequenceSize()}
 	if len(prompts) == 0 {
 		return g.gens, nil
@@ -281,7 +282,7 @@ func (g *generation) tokenize(i int) ([]Token, error) {
 	if err := g.promptErr(i); err != nil {
 		return nil, err
 	}
-	toks, err := g.c.model.Tokenize(g.prompts[i], true, true)
+	toks, err := g.c.model.TokenizePrompt(g.prompts[i])
 	switch {
 	case err != nil:
 		return nil, err
@@ -304,7 +305,7 @@ func (g *generation) start(s *slot, i int, toks []Token, reuse int) {
 		reuse = 0
 		c.removeTokens(s.seq, -1, -1)
 	}
-	s.sampler.Reset()
+	_ = s.sampler.Reset() // the sampler is open until generate returns
 	*s = slot{seq: s.seq, prompt: i, tokens: toks, fed: reuse, pos: reuse, sampler: s.sampler, logitAt: -1, start: time.Now(), text: s.text[:0]}
 	g.gens[i].PromptTokens = len(toks)
 	g.gens[i].CachedTokens = reuse
@@ -348,7 +349,7 @@ func (g *generation) fill(batch *Batch) bool {
 // whether its prompt is finished; a finished prompt frees the sequence.
 func (g *generation) step(s *slot) error {
 	c, cfg := g.c, g.cfg
-	tok, err := s.sampler.Sample(c, s.logitAt)
+	tok, err := s.sampler.sample(c, s.logitAt)
 	if err != nil {
 		return &Error{Op: g.op, Err: err}
 	}
@@ -358,7 +359,7 @@ func (g *generation) step(s *slot) error {
 		gen.PromptTime = s.first.Sub(s.start)
 	}
 	stop, finished := StopEndOfGeneration, false
-	if c.model.IsEndOfGeneration(tok) {
+	if isEOG(c.model.c, c.model, tok) {
 		finished = true
 	} else {
 		gen.Tokens = append(gen.Tokens, tok)
@@ -375,7 +376,8 @@ func (g *generation) step(s *slot) error {
 		}
 	}
 	if cfg.stream != nil {
-		if err := s.flush(s.prompt, cfg, finished); err != nil {
+		err := c.hooks.callback(func() error { return s.flush(s.prompt, cfg, finished) })
+		if err != nil {
 			return &Error{Op: g.op, Err: err}
 		}
 	}

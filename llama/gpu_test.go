@@ -63,7 +63,7 @@ func TestModelStaysOnItsDevice(t *testing.T) {
 	before0, before1 := free(devs[0].Name), free(devs[1].Name)
 	m := loadModel(t, path, llama.WithDevices(devs[1].Name), llama.WithGPULayers(999))
 	c := newContext(t, m)
-	_, err := c.Generate(context.Background(), "Hi", llama.WithMaxTokens(4))
+	_, err := c.Generate(context.Background(), llama.Text("Hi"), llama.WithMaxTokens(4))
 	require.NoError(t, err)
 	used0, used1 := int64(before0)-int64(free(devs[0].Name)), int64(before1)-int64(free(devs[1].Name))
 	t.Logf("memory taken: %s %d MiB, %s %d MiB", devs[0].Name, used0>>20, devs[1].Name, used1>>20)

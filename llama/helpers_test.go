@@ -45,13 +45,47 @@ func newContext(t testing.TB, m *llama.Model, opts ...llama.ContextOption) *llam
 // returns the logits at its last token.
 func lastLogits(t testing.TB, c *llama.Context, tokens []llama.Token) []float32 {
 	t.Helper()
-	c.ClearKV()
+	require.NoError(t, c.ClearKV())
 	var b llama.Batch
 	b.AddSequence(tokens, 0, 0, true)
 	require.NoError(t, c.Decode(context.Background(), &b))
 	logits, err := c.Logits(b.Len() - 1)
 	require.NoError(t, err)
 	return logits
+}
+
+// seqEnd is c.SequenceEnd, which must succeed.
+func seqEnd(t testing.TB, c *llama.Context, seq int) int {
+	t.Helper()
+	n, err := c.SequenceEnd(seq)
+	require.NoError(t, err)
+	return n
+}
+
+// isEOG is m.IsEndOfGeneration, which must succeed.
+func isEOG(t testing.TB, m *llama.Model, tok llama.Token) bool {
+	t.Helper()
+	eog, err := m.IsEndOfGeneration(tok)
+	require.NoError(t, err)
+	return eog
+}
+
+// texts makes plain-text prompts.
+func texts(ss ...string) []llama.Prompt {
+	out := make([]llama.Prompt, len(ss))
+	for i, s := range ss {
+		out[i] = llama.Text(s)
+	}
+	return out
+}
+
+// controlTexts makes prompts whose control-token text is parsed.
+func controlTexts(ss ...string) []llama.Prompt {
+	out := make([]llama.Prompt, len(ss))
+	for i, s := range ss {
+		out[i] = llama.TextWithControlTokens(s)
+	}
+	return out
 }
 
 func maxAbsDiff(a, b []float32) float64 {
@@ -84,14 +118,36 @@ func readModel(t testing.TB, path string) ([]gguf.KeyValue, []gguf.Tensor) {
 // withoutKey writes a copy of the model at src without metadata key.
 func withoutKey(t testing.TB, src, key string) string {
 	t.Helper()
+	return editedModel(t, src, key, nil)
+}
+
+// withKey writes a copy of the model at src with metadata key set to value.
+func withKey(t testing.TB, src, key, value string) string {
+	t.Helper()
+	v := gguf.ValueOf(value)
+	return editedModel(t, src, key, &v)
+}
+
+// editedModel writes a copy of the model at src with metadata key set to
+// value, or removed when value is nil.
+func editedModel(t testing.TB, src, key string, value *gguf.Value) string {
+	t.Helper()
 	kvs, tensors := readModel(t, src)
 	path := filepath.Join(t.TempDir(), "edited.gguf")
 	w, err := gguf.Create(path)
 	require.NoError(t, err)
+	set := false
 	for _, kv := range kvs {
-		if kv.Key != key {
+		switch {
+		case kv.Key != key:
 			require.NoError(t, w.Set(kv.Key, kv.Value))
+		case value != nil:
+			require.NoError(t, w.Set(kv.Key, *value))
+			set = true
 		}
+	}
+	if value != nil && !set {
+		require.NoError(t, w.Set(key, *value))
 	}
 	for _, tensor := range tensors {
 		require.NoError(t, w.AddTensor(tensor))

@@ -11,8 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unsafe"
+	"weak"
 )
 
 // Activation is the value of one graph node for one micro-batch, as a hook
@@ -79,9 +81,10 @@ func (c *Context) addHook(pattern string, fn HookFunc, modify bool) (func(), err
 	if modify {
 		op = "modify"
 	}
-	if err := c.check(op); err != nil {
+	if err := c.lock(op); err != nil {
 		return nil, err
 	}
+	defer c.mu.Unlock()
 	if _, err := path.Match(pattern, ""); err != nil {
 		return nil, &Error{Op: op, Err: fmt.Errorf("pattern %q: %w", pattern, err)}
 	}
@@ -89,38 +92,33 @@ func (c *Context) addHook(pattern string, fn HookFunc, modify bool) (func(), err
 		return nil, &Error{Op: op, Err: errors.New("nil hook")}
 	}
 	h := c.hooks.add(pattern, fn, modify)
-	c.syncHooksFlag()
+	c.hooks.syncFlag()
 	return func() {
 		c.hooks.remove(h)
-		c.syncHooksFlag()
+		c.hooks.syncFlag()
 	}, nil
 }
 
 // ClearHooks removes every hook from the context.
-func (c *Context) ClearHooks() {
+func (c *Context) ClearHooks() error {
+	if err := c.lock("clear hooks"); err != nil {
+		return err
+	}
+	defer c.mu.Unlock()
 	c.hooks.hooks = nil
 	c.hooks.wants = map[string]bool{}
-	c.syncHooksFlag()
-}
-
-func (c *Context) syncHooksFlag() {
-	if c.state == nil {
-		return
-	}
-	on := int32(0)
-	if c.hooks.active() {
-		on = 1
-	}
-	atomic.StoreInt32((*int32)(unsafe.Pointer(&c.state.hooks_on)), on)
+	c.hooks.syncFlag()
+	return nil
 }
 
 // NodeNames lists the names of the graph nodes hooks can receive, in the
 // order they are computed, by decoding one probe token at the end of
 // sequence 0 and removing it again.
 func (c *Context) NodeNames(ctx context.Context) ([]string, error) {
-	if err := c.check("node names"); err != nil {
+	if err := c.lock("node names"); err != nil {
 		return nil, err
 	}
+	defer c.mu.Unlock()
 	if c.nodeNames != nil {
 		return slices.Clone(c.nodeNames), nil
 	}
@@ -132,12 +130,12 @@ func (c *Context) NodeNames(ctx context.Context) ([]string, error) {
 			names = append(names, name)
 		}
 	}
-	c.syncHooksFlag()
+	c.hooks.syncFlag()
 	defer func() {
 		c.hooks.record = nil
-		c.syncHooksFlag()
+		c.hooks.syncFlag()
 	}()
-	pos := c.SequenceEnd(0)
+	pos := c.sequenceEnd(0)
 	var b Batch
 	b.Add(0, pos, 0, true)
 	err := c.decode(ctx, &b)
@@ -163,27 +161,56 @@ func LayerOf(name string) int {
 	return n
 }
 
+// The hooks of every open context, by registry key. C knows a context's
+// hooks only by this key (rlm_context_state.hooks_id), and the registry
+// holds them weakly: nothing reachable from a global keeps a Context alive,
+// so the cleanup of a Context dropped without Close runs and reports it.
+// During a decode the Context, and so its hooks, is reachable from the
+// decoding goroutine. Close deletes the entry.
+var (
+	hookRegistry sync.Map // uintptr → weak.Pointer[hookSet]
+	nextHooksID  atomic.Uintptr
+)
+
+func registerHooks(s *hookSet) uintptr {
+	id := nextHooksID.Add(1)
+	hookRegistry.Store(id, weak.Make(s))
+	return id
+}
+
+func unregisterHooks(id uintptr) { hookRegistry.Delete(id) }
+
+// lookupHooks returns the hooks registered under id, nil if there are none.
+func lookupHooks(id C.uintptr_t) *hookSet {
+	v, ok := hookRegistry.Load(uintptr(id))
+	if !ok {
+		return nil
+	}
+	return v.(weak.Pointer[hookSet]).Value()
+}
+
 // hookSet is a context's hooks and the state of the Decode in progress. The
-// eval callback runs on the goroutine that called Decode, so no lock is
-// needed; registering hooks during a Decode is not allowed (Context is not
-// safe for concurrent use).
+// eval callback runs on the goroutine that called Decode, which holds the
+// context's lock, so the fields need no lock of their own; running is read
+// by other goroutines.
 type hookSet struct {
-	ctx    *Context
-	hooks  []*hook
-	wants  map[string]bool   // node name -> some hook matches
-	record func(name string) // NodeNames' recorder, when set
+	state   *C.rlm_context_state // the abort flag; nil once the context is closed
+	hooks   []*hook
+	wants   map[string]bool   // node name -> some hook matches
+	record  func(name string) // NodeNames' recorder, when set
+	running atomic.Bool       // a hook or stream function is running (see ErrInCallback)
 
 	// per Decode
-	batch *Batch
-	plan  [][]int // batch indices of each micro-batch
-	// firstNode is the name of the first node the graph evaluates; each
-	// time it comes up again, a new micro-batch has started. (Node names
-	// are not unique within a graph: norm-L, Qcur-L and others repeat.)
-	firstNode string
-	micro     int
-	firstErr  error
-	buf       []float32
-	tokens    []TokenRef
+	batch    *Batch
+	plan     [][]int // batch indices of each micro-batch, as planned
+	streams  int     // KV streams of the context
+	micro    int     // the micro-batch being computed, -1 before the first
+	seen     checks  // what the current micro-batch has been checked against
+	firstErr error
+	buf      []float32
+	ints     []int32
+	longs    []int64
+	tokens   []TokenRef
 }
 
 type hook struct {
@@ -192,7 +219,9 @@ type hook struct {
 	fn      HookFunc
 }
 
-func newHookSet() *hookSet { return &hookSet{wants: map[string]bool{}} }
+func newHookSet(state *C.rlm_context_state) *hookSet {
+	return &hookSet{state: state, wants: map[string]bool{}}
+}
 
 func (s *hookSet) add(pattern string, fn HookFunc, modify bool) *hook {
 	h := &hook{pattern: pattern, modify: modify, fn: fn}
@@ -202,15 +231,36 @@ func (s *hookSet) add(pattern string, fn HookFunc, modify bool) *hook {
 }
 
 func (s *hookSet) remove(h *hook) {
-	s.hooks = slices.DeleteFunc(s.hooks, func(x *hook) bool { return x == h })
+	// A new slice: a decode in progress may be ranging over the old one.
+	s.hooks = slices.DeleteFunc(slices.Clone(s.hooks), func(x *hook) bool { return x == h })
 	s.wants = map[string]bool{}
+}
+
+// callback runs fn, a function of the caller's, marked as running inside a
+// call of the context (see ErrInCallback).
+func (s *hookSet) callback(fn func() error) error {
+	s.running.Store(true)
+	defer s.running.Store(false)
+	return fn()
 }
 
 func (s *hookSet) active() bool { return len(s.hooks) > 0 || s.record != nil }
 
-func (s *hookSet) begin(b *Batch, plan [][]int) {
-	s.batch, s.plan, s.firstErr = b, plan, nil
-	s.firstNode, s.micro = "", -1
+// syncFlag tells the C eval callback whether to call into Go at all.
+func (s *hookSet) syncFlag() {
+	if s.state == nil {
+		return
+	}
+	on := int32(0)
+	if s.active() {
+		on = 1
+	}
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&s.state.hooks_on)), on)
+}
+
+func (s *hookSet) begin(b *Batch, plan [][]int, streams int) {
+	s.batch, s.plan, s.streams, s.firstErr = b, plan, streams, nil
+	s.micro, s.seen = -1, checks{}
 }
 
 func (s *hookSet) end() { s.batch, s.plan = nil, nil }
@@ -231,42 +281,63 @@ func (s *hookSet) matches(name string) bool {
 	return want
 }
 
-// fail records the first hook error and asks llama.cpp to abort the decode.
+// fail records the first error and asks llama.cpp to abort the decode.
 func (s *hookSet) fail(err error) {
 	if s.firstErr == nil {
 		s.firstErr = err
 	}
-	atomic.StoreInt32((*int32)(unsafe.Pointer(&s.ctx.state.abort_flag)), 1)
+	if s.state != nil {
+		atomic.StoreInt32((*int32)(unsafe.Pointer(&s.state.abort_flag)), 1)
+	}
 }
 
 //export goHookWants
-func goHookWants(h C.uintptr_t, t *C.struct_ggml_tensor) C.bool {
-	s := handleValue[*hookSet](h)
-	n := C.GoString(&t.name[0])
-	if s.firstNode == "" {
-		s.firstNode = n
+func goHookWants(id C.uintptr_t, t *C.struct_ggml_tensor) (want C.bool) {
+	s := lookupHooks(id)
+	if s == nil {
+		return false
 	}
-	if n == s.firstNode {
-		s.micro++
+	defer func() {
+		// A panic must not unwind through llama.cpp's frames: it fails
+		// the decode instead.
+		if r := recover(); r != nil {
+			s.fail(fmt.Errorf("hook dispatch panicked: %v", r))
+			want = false
+		}
+	}()
+	if s.firstErr != nil {
+		return false
+	}
+	// Check what llama.cpp computes against the plan before any hook sees
+	// a row of it.
+	if err := s.check(t); err != nil {
+		s.fail(err)
+		return false
 	}
 	// Only contiguous F32 nodes can be handed to Go as []float32; the
 	// others are views into the KV cache and the like.
 	if t._type != C.GGML_TYPE_F32 || !bool(C.ggml_is_contiguous(t)) {
 		return false
 	}
+	n := C.GoString(&t.name[0])
 	if s.record != nil {
+		s.running.Store(true)
+		defer s.running.Store(false)
 		s.record(n)
 		return false
 	}
-	return C.bool(s.firstErr == nil && s.matches(n))
+	return C.bool(s.matches(n))
 }
 
 //export goHookRun
-func goHookRun(h C.uintptr_t, t *C.struct_ggml_tensor) (keepGoing C.bool) {
-	s := handleValue[*hookSet](h)
+func goHookRun(id C.uintptr_t, t *C.struct_ggml_tensor) (keepGoing C.bool) {
 	// Always let the scheduler go on: returning false would skip the rest
 	// of the graph and report success. Errors abort through the abort flag.
 	keepGoing = true
+	s := lookupHooks(id)
+	if s == nil {
+		return keepGoing
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			s.fail(fmt.Errorf("hook panicked: %v", r))
@@ -277,6 +348,9 @@ func goHookRun(h C.uintptr_t, t *C.struct_ggml_tensor) (keepGoing C.bool) {
 }
 
 func (s *hookSet) run(t *C.struct_ggml_tensor) {
+	if s.firstErr != nil {
+		return
+	}
 	name := C.GoString(&t.name[0])
 	a := Activation{Name: name, Layer: LayerOf(name), TokenDim: 1}
 	for i := range a.Shape {
@@ -293,6 +367,8 @@ func (s *hookSet) run(t *C.struct_ggml_tensor) {
 	a.MicroBatch = max(s.micro, 0)
 	a.Tokens = s.tokensOf(&a)
 
+	s.running.Store(true)
+	defer s.running.Store(false)
 	modified := false
 	for _, h := range s.hooks {
 		if m, _ := path.Match(h.pattern, name); !m {
@@ -314,12 +390,13 @@ func (s *hookSet) run(t *C.struct_ggml_tensor) {
 // selection on) only the tokens with logits. Rows are tokens in dimension 1
 // for most nodes, and in dimension 2 for the 3-D per-head projections
 // [head_dim, heads, tokens]; the first of those dimensions whose size fits
-// is taken.
+// is taken. The micro-batch's tokens, positions and outputs were checked
+// against what llama.cpp computes (see check).
 func (s *hookSet) tokensOf(a *Activation) []TokenRef {
-	if s.batch == nil || a.MicroBatch >= len(s.plan) {
+	if s.batch == nil || s.micro < 0 || s.micro >= len(s.plan) {
 		return nil
 	}
-	idxs := s.plan[a.MicroBatch]
+	idxs := s.plan[s.micro]
 	nOut := 0
 	for _, i := range idxs {
 		if s.batch.logits[i] {
@@ -362,8 +439,10 @@ func (s *hookSet) tokensOf(a *Activation) []TokenRef {
 // planMicroBatches predicts how llama.cpp's KV cache splits a batch into
 // micro-batches (llama_batch_allocr::split_simple and, with one KV stream per
 // sequence, split_equal in sequential mode), so that hooks can tell which
-// token each row is. It mirrors llama-batch.cpp at the pinned version; the
-// hook tests check it against single-sequence runs.
+// token each row is. It mirrors llama-batch.cpp at the pinned version, and
+// is never trusted blindly: every micro-batch computed under hooks is
+// checked against it as it runs (attribution.go), and a disagreement fails
+// the decode with ErrAttribution.
 func planMicroBatches(b *Batch, nUbatch int, equal bool) [][]int {
 	n := b.Len()
 	var plan [][]int

@@ -1,9 +1,13 @@
 package llama
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-rlm/rlm/llama/llamatest"
 )
 
 func TestCompleteUTF8(t *testing.T) {
@@ -75,4 +79,100 @@ func TestPlanMicroBatchesEqualSplit(t *testing.T) {
 		}
 	}
 	assert.Len(t, seen, b.Len())
+}
+
+// TestAttributionCheckFailsWrongPlans makes the micro-batch plan wrong in
+// ways that each check alone can see, and expects the decode to fail with
+// ErrAttribution instead of hooks receiving rows under the wrong tokens.
+func TestAttributionCheckFailsWrongPlans(t *testing.T) {
+	m, err := LoadModel(context.Background(), llamatest.Model(t, llamatest.DefaultConfig()))
+	require.NoError(t, err)
+	defer m.Close()
+	same := []Token{'R', 'o', 'l', 'l'}
+	tests := []struct {
+		name    string
+		unified bool
+		batch   func(b *Batch)
+		wrong   func(plan [][]int) [][]int
+		want    string
+	}{{
+		name:  "rows swapped within a sequence",
+		batch: func(b *Batch) { b.AddSequence([]Token{'a', 'b', 'c'}, 0, 0, true) },
+		wrong: func(plan [][]int) [][]int { plan[0][0], plan[0][1] = plan[0][1], plan[0][0]; return plan },
+		want:  "holds token",
+	}, {
+		name:  "positions shifted",
+		batch: func(b *Batch) { b.AddSequence([]Token{'a', 'a', 'a'}, 0, 0, true) },
+		wrong: func(plan [][]int) [][]int { plan[0][0], plan[0][2] = plan[0][2], plan[0][0]; return plan },
+		want:  "position",
+	}, {
+		// Two sequences with the same tokens at the same positions: only
+		// the KV stream each row is stored in tells them apart.
+		name: "sequences swapped",
+		batch: func(b *Batch) {
+			b.AddSequence(same, 0, 0, true)
+			b.AddSequence(same, 0, 1, true)
+		},
+		wrong: func(plan [][]int) [][]int {
+			n := len(same)
+			mb := plan[0]
+			plan[0] = append(append([]int(nil), mb[n:]...), mb[:n]...)
+			return plan
+		},
+		want: "stored for sequence",
+	}, {
+		// One KV stream: the same again, told apart by which rows keep
+		// their logits.
+		name:    "sequences swapped, outputs differ",
+		unified: true,
+		batch: func(b *Batch) {
+			b.AddSequence(same, 0, 0, true)
+			b.AddSequence(same, 0, 1, false)
+		},
+		wrong: func(plan [][]int) [][]int {
+			n := len(same)
+			mb := plan[0]
+			plan[0] = append(append([]int(nil), mb[n:]...), mb[:n]...)
+			return plan
+		},
+		want: "keeps rows",
+	}, {
+		name:  "one micro-batch too few",
+		batch: func(b *Batch) { b.AddSequence([]Token{'a', 'b', 'c'}, 0, 0, true) },
+		wrong: func(plan [][]int) [][]int { return [][]int{plan[0][:1]} },
+		want:  "computes 3 tokens, 1 planned",
+	}, {
+		name:  "one micro-batch too many",
+		batch: func(b *Batch) { b.AddSequence([]Token{'a', 'b', 'c'}, 0, 0, true) },
+		wrong: func(plan [][]int) [][]int { return append(plan, []int{0}) },
+		want:  "micro-batches",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := []ContextOption{WithContextSize(256), WithSequences(2), WithThreads(1, 1)}
+			if tt.unified {
+				opts = append(opts, WithUnifiedKV())
+			}
+			c, err := m.NewContext(opts...)
+			require.NoError(t, err)
+			defer c.Close()
+			calls := 0
+			_, err = c.Observe("l_out-1", func(*Activation) error { calls++; return nil })
+			require.NoError(t, err)
+			var b Batch
+			tt.batch(&b)
+			require.NoError(t, c.Decode(context.Background(), &b), "the right plan passes")
+			require.Positive(t, calls)
+			require.NoError(t, c.ClearKV())
+
+			microBatchPlan = func(b *Batch, n int, equal bool) [][]int { return tt.wrong(planMicroBatches(b, n, equal)) }
+			defer func() { microBatchPlan = planMicroBatches }()
+			err = c.Decode(context.Background(), &b)
+			require.ErrorIs(t, err, ErrAttribution)
+			assert.ErrorContains(t, err, tt.want)
+			end, err := c.SequenceEnd(0)
+			require.NoError(t, err)
+			assert.Zero(t, end, "the failed batch is taken back out of the cache")
+		})
+	}
 }

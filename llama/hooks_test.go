@@ -25,7 +25,7 @@ func TestNodeNames(t *testing.T) {
 	}
 	assert.Contains(t, names, "result_norm")
 	assert.Contains(t, names, "result_output")
-	assert.Zero(t, c.SequenceEnd(0), "the probe token is removed again")
+	assert.Zero(t, seqEnd(t, c, 0), "the probe token is removed again")
 	assert.Equal(t, 3, llama.LayerOf("l_out-3"))
 	assert.Equal(t, -1, llama.LayerOf("result_norm"))
 }
@@ -120,7 +120,7 @@ func TestHookErrorAbortsDecode(t *testing.T) {
 	b.AddSequence([]llama.Token{'a', 'b', 'c'}, 0, 0, true)
 	err = c.Decode(context.Background(), &b)
 	assert.ErrorIs(t, err, boom)
-	assert.Zero(t, c.SequenceEnd(0), "the failed batch is removed from the cache")
+	assert.Zero(t, seqEnd(t, c, 0), "the failed batch is removed from the cache")
 
 	c.ClearHooks()
 	_, err = c.Observe("ffn_out-1", func(*llama.Activation) error { panic("hook bug") })

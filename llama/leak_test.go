@@ -51,7 +51,7 @@ func TestLoadCloseCycles(t *testing.T) {
 		require.NoError(t, err)
 		c, err := m.NewContext(llama.WithContextSize(256), llama.WithThreads(1, 1))
 		require.NoError(t, err)
-		_, err = c.Generate(ctx, "Hi", llama.WithMaxTokens(2))
+		_, err = c.Generate(ctx, llama.Text("Hi"), llama.WithMaxTokens(2))
 		require.NoError(t, err)
 		require.NoError(t, c.Close())
 		require.NoError(t, m.Close())

@@ -5,6 +5,7 @@ package llama
 import "C"
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,24 +13,36 @@ import (
 	"runtime/cgo"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
 // Model is a loaded GGUF model: weights, vocabulary and metadata. Create one
 // with [LoadModel] and release it with [Model.Close] after closing every
-// [Context] made from it. A Model is safe for concurrent use: contexts made
-// from it may run in different goroutines.
+// [Context] and [Sampler] made from it. A Model is safe for concurrent use:
+// contexts made from it may run in different goroutines.
 type Model struct {
-	mu    sync.RWMutex // guards c against Close while in use
+	mu    sync.RWMutex // readers hold it while they use c; Close frees c under it
 	c     *C.struct_llama_model
 	vocab *C.struct_llama_vocab
 	path  string
 
-	contexts int // open contexts; Close refuses while any is open
+	// The open handles that point into the model; Close refuses while any
+	// is open. A count goes up under mu's read lock (so Close, which takes
+	// the write lock, sees it) and down only after the handle's C object is
+	// freed.
+	contexts, samplers atomic.Int64
 
 	// chatTemplate overrides the model's own template when set by
 	// WithChatTemplate.
 	chatTemplate string
+	// controls are the vocabulary's control tokens, found once (chat.go).
+	controls struct {
+		once   sync.Once
+		tokens []controlToken
+	}
+	// leak reports a Model dropped without Close (see leakf).
+	leak runtime.Cleanup
 }
 
 // ModelOption configures [LoadModel].
@@ -174,8 +187,14 @@ func LoadModel(ctx context.Context, path string, opts ...ModelOption) (*Model, e
 
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	mark := errorMark()
-	cm := C.llama_model_load_from_file(cpath, params)
+	var cm *C.struct_llama_model
+	log := logged(func() { cm = C.llama_model_load_from_file(cpath, params) })
+	if err := cmp.Or(progress.panicked, log.err()); err != nil {
+		if cm != nil {
+			C.llama_model_free(cm)
+		}
+		return nil, &Error{Op: "load model " + path, Err: err}
+	}
 	if cm == nil {
 		if err := ctx.Err(); err != nil {
 			return nil, &Error{Op: "load model " + path, Err: err}
@@ -183,14 +202,10 @@ func LoadModel(ctx context.Context, path string, opts ...ModelOption) (*Model, e
 		if progress.canceled {
 			return nil, &Error{Op: "load model " + path, Err: context.Canceled}
 		}
-		return nil, &Error{Op: "load model " + path, Detail: errorsSince(mark)}
+		return nil, &Error{Op: "load model " + path, Detail: log.detail()}
 	}
 	m := &Model{c: cm, vocab: C.llama_model_get_vocab(cm), path: path, chatTemplate: cfg.chatTemplate}
-	runtime.SetFinalizer(m, func(m *Model) {
-		if m.c != nil {
-			leakf("Model %s was not closed", m.path)
-		}
-	})
+	m.leak = runtime.AddCleanup(m, func(path string) { leakf("Model %s was not closed", path) }, path)
 	return m, nil
 }
 
@@ -198,6 +213,7 @@ type loadProgress struct {
 	ctx      context.Context
 	fn       func(float32) bool
 	canceled bool
+	panicked error
 }
 
 //export goLoadProgress
@@ -205,9 +221,9 @@ func goLoadProgress(h C.uintptr_t, fraction C.float) (keepGoing C.bool) {
 	p := cgo.Handle(h).Value().(*loadProgress)
 	defer func() {
 		// A panicking callback must not unwind through llama.cpp's C++
-		// frames; treat it as a cancel.
+		// frames: it stops the load, which fails with the panic.
 		if r := recover(); r != nil {
-			p.canceled = true
+			p.panicked = fmt.Errorf("progress callback panicked: %v", r)
 			keepGoing = false
 		}
 	}()
@@ -222,8 +238,10 @@ func goLoadProgress(h C.uintptr_t, fraction C.float) (keepGoing C.bool) {
 	return true
 }
 
-// Close frees the model. Close every Context made from it first. Close is
-// safe to call more than once and on a nil Model.
+// Close frees the model. Close every Context and Sampler made from it
+// first: Close refuses, with an error, while any is open. Close is safe to
+// call more than once, on a nil Model, and concurrently with other methods
+// (it waits for them to finish with the model).
 func (m *Model) Close() error {
 	if m == nil {
 		return nil
@@ -233,8 +251,8 @@ func (m *Model) Close() error {
 	if m.c == nil {
 		return nil
 	}
-	if m.contexts > 0 {
-		return &Error{Op: "close model", Err: fmt.Errorf("%d contexts still open: close them first", m.contexts)}
+	if n, s := m.contexts.Load(), m.samplers.Load(); n > 0 || s > 0 {
+		return &Error{Op: "close model", Err: fmt.Errorf("%d contexts and %d samplers still open: close them first", n, s)}
 	}
 	C.llama_model_free(m.c)
 	// The weights and their bookkeeping are large and freed all at once;
@@ -243,11 +261,12 @@ func (m *Model) Close() error {
 	C.rlm_release_free_memory()
 	m.c = nil
 	m.vocab = nil
+	m.leak.Stop()
 	return nil
 }
 
 // use runs fn with the model's C pointer under the read lock, or returns
-// ErrClosed.
+// an error wrapping ErrClosed.
 func (m *Model) use(op string, fn func(*C.struct_llama_model) error) error {
 	if m == nil {
 		return &Error{Op: op, Err: ErrClosed}
@@ -257,7 +276,14 @@ func (m *Model) use(op string, fn func(*C.struct_llama_model) error) error {
 	if m.c == nil {
 		return &Error{Op: op, Err: ErrClosed}
 	}
-	return fn(m.c)
+	if err := fn(m.c); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return err
+		}
+		return &Error{Op: op, Err: err}
+	}
+	return nil
 }
 
 // Path is the file the model was loaded from.
@@ -309,20 +335,25 @@ func (m *Model) Info() (Info, error) {
 }
 
 // Meta returns the metadata value of key as text, as llama.cpp renders
-// scalars. Arrays are not available this way; read them with the gguf
-// package.
-func (m *Model) Meta(key string) (value string, ok bool) {
-	_ = m.use("model meta", func(c *C.struct_llama_model) error {
-		value, ok = metaString(c, key)
+// scalars; a missing key gives an error wrapping [ErrNoMetadata]. Arrays are
+// not available this way; read them with the gguf package.
+func (m *Model) Meta(key string) (string, error) {
+	var value string
+	err := m.use("model meta", func(c *C.struct_llama_model) error {
+		v, ok := metaString(c, key)
+		if !ok {
+			return fmt.Errorf("%w: %q", ErrNoMetadata, key)
+		}
+		value = v
 		return nil
 	})
-	return value, ok
+	return value, err
 }
 
 // MetaKeys lists the model's scalar metadata keys in file order.
-func (m *Model) MetaKeys() []string {
+func (m *Model) MetaKeys() ([]string, error) {
 	var keys []string
-	_ = m.use("model meta keys", func(c *C.struct_llama_model) error {
+	err := m.use("model meta keys", func(c *C.struct_llama_model) error {
 		n := int(C.llama_model_meta_count(c))
 		buf := make([]byte, 512)
 		for i := 0; i < n; i++ {
@@ -333,23 +364,27 @@ func (m *Model) MetaKeys() []string {
 		}
 		return nil
 	})
-	return keys
+	return keys, err
 }
 
-// ChatTemplate returns the template ApplyChatTemplate uses: the one given
-// with WithChatTemplate, else the model's own ("" if it has none).
-func (m *Model) ChatTemplate() string {
-	if m.chatTemplate != "" {
-		return m.chatTemplate
-	}
+// ChatTemplate returns the template the chat methods use: the one given
+// with WithChatTemplate, else the model's own. A model without one gives an
+// error wrapping [ErrNoChatTemplate].
+func (m *Model) ChatTemplate() (string, error) {
 	var tmpl string
-	_ = m.use("chat template", func(c *C.struct_llama_model) error {
-		if p := C.llama_model_chat_template(c, nil); p != nil {
-			tmpl = C.GoString(p)
+	err := m.use("chat template", func(c *C.struct_llama_model) error {
+		tmpl = m.chatTemplate
+		if tmpl == "" {
+			if p := C.llama_model_chat_template(c, nil); p != nil {
+				tmpl = C.GoString(p)
+			}
+		}
+		if tmpl == "" {
+			return ErrNoChatTemplate
 		}
 		return nil
 	})
-	return tmpl
+	return tmpl, err
 }
 
 func metaString(c *C.struct_llama_model, key string) (string, bool) {
@@ -364,8 +399,10 @@ func metaString(c *C.struct_llama_model, key string) (string, bool) {
 	return string(buf[:n]), true
 }
 
-// leakf reports an unclosed handle found by a finalizer. Finalizers only
-// detect leaks; they never free C memory behind the owner's back.
+// leakf reports a handle that became unreachable without Close, found by
+// its cleanup (runtime.AddCleanup). Cleanups only report leaks; they never
+// free C memory behind the owner's back, which may still be in use by
+// another handle (a leaked Context keeps its Model's weights in use).
 func leakf(format string, args ...any) {
 	if l := logger.Load(); l != nil {
 		l.Warn(fmt.Sprintf("llama: "+format, args...))

@@ -39,16 +39,20 @@ func TestModelInfo(t *testing.T) {
 	assert.EqualValues(t, 2*V*E+E+cfg.Layers*perLayer, info.Params)
 	assert.EqualValues(t, 4*info.Params, info.SizeBytes, "F32 weights")
 
-	arch, ok := m.Meta("general.architecture")
-	assert.True(t, ok)
+	arch, err := m.Meta("general.architecture")
+	assert.NoError(t, err)
 	assert.Equal(t, "qwen2", arch)
-	blocks, ok := m.Meta("qwen2.block_count")
-	assert.True(t, ok)
+	blocks, err := m.Meta("qwen2.block_count")
+	assert.NoError(t, err)
 	assert.Equal(t, strconv.Itoa(cfg.Layers), blocks)
-	_, ok = m.Meta("no.such.key")
-	assert.False(t, ok)
-	assert.Contains(t, m.MetaKeys(), "qwen2.embedding_length")
-	assert.Contains(t, m.ChatTemplate(), "<|im_start|>")
+	_, err = m.Meta("no.such.key")
+	assert.ErrorIs(t, err, llama.ErrNoMetadata)
+	keys, err := m.MetaKeys()
+	assert.NoError(t, err)
+	assert.Contains(t, keys, "qwen2.embedding_length")
+	tmpl, err := m.ChatTemplate()
+	assert.NoError(t, err)
+	assert.Contains(t, tmpl, "<|im_start|>")
 }
 
 func TestTokenizeRoundTrip(t *testing.T) {
@@ -76,9 +80,9 @@ func TestTokenizeSpecial(t *testing.T) {
 	assert.Equal(t, llama.Token(256), special.BOS, "<|endoftext|>")
 	assert.Equal(t, llama.Token(258), special.EOS, "<|im_end|>")
 	assert.False(t, special.AddBOS)
-	assert.True(t, m.IsEndOfGeneration(special.EOS))
-	assert.False(t, m.IsEndOfGeneration('a'))
-	assert.False(t, m.IsEndOfGeneration(100000), "outside the vocabulary")
+	assert.True(t, isEOG(t, m, special.EOS))
+	assert.False(t, isEOG(t, m, 'a'))
+	assert.False(t, isEOG(t, m, 100000), "outside the vocabulary")
 
 	text := "<|im_start|>user"
 	parsed, err := m.Tokenize(text, false, true)
@@ -269,44 +273,13 @@ func TestQuantizedModels(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, ft.String(), info.FileType)
 			c := newContext(t, m)
-			gen, err := c.Generate(context.Background(), "Roll a d20", llama.WithMaxTokens(8))
+			gen, err := c.Generate(context.Background(), llama.Text("Roll a d20"), llama.WithMaxTokens(8))
 			require.NoError(t, err)
 			assert.Len(t, gen.Tokens, 8)
 		})
 	}
 	err := llama.Quantize(src, filepath.Join(dir, "no-such-dir", "x.gguf"), llama.FileTypeQ8_0)
 	assert.Error(t, err)
-}
-
-func TestUseAfterClose(t *testing.T) {
-	m, err := llama.LoadModel(context.Background(), llamatest.Model(t, llamatest.DefaultConfig()))
-	require.NoError(t, err)
-	c, err := m.NewContext(llama.WithContextSize(256))
-	require.NoError(t, err)
-
-	err = m.Close()
-	assert.Error(t, err, "closing a model with an open context is refused")
-	require.NoError(t, c.Close())
-	require.NoError(t, c.Close(), "Close twice is fine")
-	var b llama.Batch
-	b.Add('a', 0, 0, true)
-	assert.ErrorIs(t, c.Decode(context.Background(), &b), llama.ErrClosed)
-	_, err = c.Logits(0)
-	assert.ErrorIs(t, err, llama.ErrClosed)
-
-	require.NoError(t, m.Close())
-	require.NoError(t, m.Close())
-	_, err = m.Tokenize("x", false, false)
-	assert.ErrorIs(t, err, llama.ErrClosed)
-	_, err = m.Info()
-	assert.ErrorIs(t, err, llama.ErrClosed)
-	_, err = m.NewContext()
-	assert.ErrorIs(t, err, llama.ErrClosed)
-
-	var nilModel *llama.Model
-	assert.NoError(t, nilModel.Close())
-	var nilContext *llama.Context
-	assert.NoError(t, nilContext.Close())
 }
 
 func TestDevices(t *testing.T) {

@@ -60,9 +60,10 @@ func Quantize(in, out string, ft FileType, opts ...QuantizeOption) error {
 	cin, cout := C.CString(in), C.CString(tmpName)
 	defer C.free(unsafe.Pointer(cin))
 	defer C.free(unsafe.Pointer(cout))
-	mark := errorMark()
-	if rc := C.llama_model_quantize(cin, cout, &params); rc != 0 {
-		return &Error{Op: fmt.Sprintf("quantize %s to %s", in, ft), Code: int(rc), Detail: errorsSince(mark)}
+	var rc C.uint32_t
+	log := logged(func() { rc = C.llama_model_quantize(cin, cout, &params) })
+	if rc != 0 || log.err() != nil {
+		return &Error{Op: fmt.Sprintf("quantize %s to %s", in, ft), Code: int(rc), Err: log.err(), Detail: log.detail()}
 	}
 	if err := os.Rename(tmpName, out); err != nil {
 		return &Error{Op: "quantize", Err: err}

@@ -5,6 +5,7 @@ package llama
 import "C"
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"runtime"
@@ -40,9 +41,11 @@ type Sampling struct {
 
 // Sampler is a llama.cpp sampler chain built from a Sampling. It keeps state
 // (penalties, grammar), so use one per sequence. Not safe for concurrent use.
+// It points into its model's vocabulary: close it before the model.
 type Sampler struct {
 	c     *C.struct_llama_sampler
 	model *Model
+	leak  runtime.Cleanup // reports a Sampler dropped without Close
 }
 
 // NewSampler builds the sampler chain for s: penalties, then grammar, then
@@ -72,11 +75,14 @@ func (m *Model) NewSampler(s Sampling) (*Sampler, error) {
 			cg, cr := C.CString(s.Grammar), C.CString(root)
 			defer C.free(unsafe.Pointer(cg))
 			defer C.free(unsafe.Pointer(cr))
-			mark := errorMark()
-			g := C.llama_sampler_init_grammar(vocab, cg, cr)
-			if g == nil {
+			var g *C.struct_llama_sampler
+			log := logged(func() { g = C.llama_sampler_init_grammar(vocab, cg, cr) })
+			if g == nil || log.err() != nil {
+				if g != nil {
+					C.llama_sampler_free(g)
+				}
 				C.llama_sampler_free(chain)
-				return fmt.Errorf("invalid grammar: %s", errorsSince(mark))
+				return &Error{Op: "new sampler", Err: cmp.Or(log.err(), errors.New("invalid grammar")), Detail: log.detail()}
 			}
 			add(g)
 		}
@@ -100,28 +106,33 @@ func (m *Model) NewSampler(s Sampling) (*Sampler, error) {
 			add(C.llama_sampler_init_dist(seed))
 		}
 		sm = &Sampler{c: chain, model: m}
+		// Counted under the model's read lock: Model.Close now waits for
+		// this sampler's Close.
+		m.samplers.Add(1)
 		return nil
 	})
 	if err != nil {
-		return nil, &Error{Op: "new sampler", Err: err}
+		return nil, err
 	}
-	runtime.SetFinalizer(sm, func(s *Sampler) {
-		if s.c != nil {
-			leakf("Sampler was not closed")
-		}
-	})
+	sm.leak = runtime.AddCleanup(sm, func(path string) { leakf("Sampler on %s was not closed", path) }, m.path)
 	return sm, nil
 }
 
 // Sample picks a token from the logits at batch index i of ctx's last
 // Decode and records it in the sampler's state (as Accept does).
 func (s *Sampler) Sample(ctx *Context, i int) (Token, error) {
-	if s == nil || s.c == nil {
-		return NoToken, &Error{Op: "sample", Err: ErrClosed}
-	}
-	if err := ctx.check("sample"); err != nil {
+	if err := s.check("sample"); err != nil {
 		return NoToken, err
 	}
+	if err := ctx.lock("sample"); err != nil {
+		return NoToken, err
+	}
+	defer ctx.mu.Unlock()
+	return s.sample(ctx, i)
+}
+
+// sample is Sample with ctx's lock held.
+func (s *Sampler) sample(ctx *Context, i int) (Token, error) {
 	if i < 0 || i >= len(ctx.outputs) || !ctx.outputs[i] {
 		return NoToken, &Error{Op: "sample", Err: fmt.Errorf("%w: index %d", ErrNoLogits, i)}
 	}
@@ -130,17 +141,31 @@ func (s *Sampler) Sample(ctx *Context, i int) (Token, error) {
 
 // Accept records tok as chosen (for penalties and grammar) without sampling,
 // for tokens that enter a sequence otherwise.
-func (s *Sampler) Accept(tok Token) {
-	if s != nil && s.c != nil {
-		C.llama_sampler_accept(s.c, C.llama_token(tok))
+func (s *Sampler) Accept(tok Token) error {
+	if err := s.check("accept"); err != nil {
+		return err
 	}
+	if err := s.model.use("accept", func(c *C.struct_llama_model) error { return s.model.checkTokens(c, []Token{tok}) }); err != nil {
+		return err
+	}
+	C.llama_sampler_accept(s.c, C.llama_token(tok))
+	return nil
 }
 
 // Reset forgets the tokens seen so far.
-func (s *Sampler) Reset() {
-	if s != nil && s.c != nil {
-		C.llama_sampler_reset(s.c)
+func (s *Sampler) Reset() error {
+	if err := s.check("reset sampler"); err != nil {
+		return err
 	}
+	C.llama_sampler_reset(s.c)
+	return nil
+}
+
+func (s *Sampler) check(op string) error {
+	if s == nil || s.c == nil {
+		return &Error{Op: op, Err: ErrClosed}
+	}
+	return nil
 }
 
 // Close frees the sampler. Safe to call more than once and on nil.
@@ -150,5 +175,8 @@ func (s *Sampler) Close() error {
 	}
 	C.llama_sampler_free(s.c)
 	s.c = nil
+	// Only now, with the sampler freed, may the model be closed.
+	s.model.samplers.Add(-1)
+	s.leak.Stop()
 	return nil
 }

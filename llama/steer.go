@@ -18,14 +18,16 @@ import (
 // model's embedding size. It replaces any vector set before. Contexts made
 // WithEmbeddings cannot take control vectors (see rebuildGraph).
 func (c *Context) SetControlVector(vectors map[int][]float32) error {
-	if err := c.check("set control vector"); err != nil {
+	if err := c.lock("set control vector"); err != nil {
 		return err
 	}
+	defer c.mu.Unlock()
 	if c.embeddings {
 		return &Error{Op: "set control vector", Err: errors.New("not supported on a context made WithEmbeddings: use a Modify hook")}
 	}
 	if len(vectors) == 0 {
-		return c.ClearControlVector()
+		c.clearControlVector()
+		return nil
 	}
 	nEmbd := int(C.llama_model_n_embd(c.model.c))
 	nLayer := int(C.llama_model_n_layer(c.model.c))
@@ -45,11 +47,13 @@ func (c *Context) SetControlVector(vectors map[int][]float32) error {
 	for _, l := range layers {
 		copy(data[(l-1)*nEmbd:], vectors[l])
 	}
-	mark := errorMark()
-	rc := C.llama_apply_adapter_cvec(c.c, (*C.float)(unsafe.Pointer(&data[0])), C.size_t(len(data)),
-		C.int32_t(nEmbd), C.int32_t(layers[0]), C.int32_t(layers[len(layers)-1]))
-	if rc != 0 {
-		return &Error{Op: "set control vector", Code: int(rc), Detail: errorsSince(mark)}
+	var rc C.int32_t
+	log := logged(func() {
+		rc = C.llama_apply_adapter_cvec(c.c, (*C.float)(unsafe.Pointer(&data[0])), C.size_t(len(data)),
+			C.int32_t(nEmbd), C.int32_t(layers[0]), C.int32_t(layers[len(layers)-1]))
+	})
+	if rc != 0 || log.err() != nil {
+		return &Error{Op: "set control vector", Code: int(rc), Err: log.err(), Detail: log.detail()}
 	}
 	c.rebuildGraph = true
 	return nil
@@ -57,10 +61,15 @@ func (c *Context) SetControlVector(vectors map[int][]float32) error {
 
 // ClearControlVector removes the control vector.
 func (c *Context) ClearControlVector() error {
-	if err := c.check("clear control vector"); err != nil {
+	if err := c.lock("clear control vector"); err != nil {
 		return err
 	}
+	defer c.mu.Unlock()
+	c.clearControlVector()
+	return nil
+}
+
+func (c *Context) clearControlVector() {
 	C.llama_apply_adapter_cvec(c.c, nil, 0, 0, 0, 0)
 	c.rebuildGraph = true
-	return nil
 }

@@ -151,64 +151,15 @@ func (m *Model) SpecialTokens() (SpecialTokens, error) {
 
 // IsEndOfGeneration reports whether tok ends a generation (EOS, EOT and the
 // like). Ids outside the vocabulary report false.
-func (m *Model) IsEndOfGeneration(tok Token) bool {
+func (m *Model) IsEndOfGeneration(tok Token) (bool, error) {
 	var eog bool
-	_ = m.use("is end of generation", func(c *C.struct_llama_model) error {
-		if m.checkTokens(c, []Token{tok}) == nil {
-			eog = bool(C.llama_vocab_is_eog(C.llama_model_get_vocab(c), C.llama_token(tok)))
-		}
+	err := m.use("is end of generation", func(c *C.struct_llama_model) error {
+		eog = isEOG(c, m, tok)
 		return nil
 	})
-	return eog
+	return eog, err
 }
 
-// ChatMessage is one turn of a conversation.
-type ChatMessage struct {
-	Role    string // "system", "user" or "assistant"
-	Content string
-}
-
-// ChatML is the name of llama.cpp's built-in ChatML template, for
-// WithChatTemplate when a model carries none.
-const ChatML = "chatml"
-
-// ApplyChatTemplate renders messages with the model's chat template (or the
-// one set by WithChatTemplate) through llama.cpp's llama_chat_apply_template.
-// addAssistant ends the text with the opening of an assistant turn, ready for
-// generation. A model without a template gives ErrNoChatTemplate.
-func (m *Model) ApplyChatTemplate(messages []ChatMessage, addAssistant bool) (string, error) {
-	tmpl := m.ChatTemplate()
-	if tmpl == "" {
-		return "", &Error{Op: "apply chat template", Err: ErrNoChatTemplate}
-	}
-	ctmpl := C.CString(tmpl)
-	defer C.free(unsafe.Pointer(ctmpl))
-
-	cmsgs := make([]C.struct_llama_chat_message, len(messages))
-	total := len(tmpl)
-	for i, msg := range messages {
-		role, content := C.CString(msg.Role), C.CString(msg.Content)
-		defer C.free(unsafe.Pointer(role))
-		defer C.free(unsafe.Pointer(content))
-		cmsgs[i] = C.struct_llama_chat_message{role: role, content: content}
-		total += len(msg.Role) + len(msg.Content)
-	}
-	var pmsgs *C.struct_llama_chat_message
-	if len(cmsgs) > 0 {
-		pmsgs = &cmsgs[0]
-	}
-	buf := make([]byte, 2*total+256)
-	mark := errorMark()
-	n := C.llama_chat_apply_template(ctmpl, pmsgs, C.size_t(len(cmsgs)), C.bool(addAssistant),
-		(*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)))
-	if n < 0 {
-		return "", &Error{Op: "apply chat template", Code: int(n),
-			Err: fmt.Errorf("template not supported by llama.cpp (use WithChatTemplate(llama.ChatML) or another built-in)"), Detail: errorsSince(mark)}
-	}
-	if int(n) > len(buf) {
-		buf = make([]byte, n)
-		n = C.llama_chat_apply_template(ctmpl, pmsgs, C.size_t(len(cmsgs)), C.bool(addAssistant),
-			(*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)))
-	}
-	return string(buf[:n]), nil
+func isEOG(c *C.struct_llama_model, m *Model, tok Token) bool {
+	return m.checkTokens(c, []Token{tok}) == nil && bool(C.llama_vocab_is_eog(C.llama_model_get_vocab(c), C.llama_token(tok)))
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on a Debian or Ubuntu machine
 # that has Go: a C/C++ toolchain for cgo (required), and Python 3 (the REPL),
-# Node.js with npm (independent readers in tests) and Chromium (the trajectory
-# page test), whose tests skip cleanly when they are absent.
+# Node.js with npm (independent readers in tests), Chromium (the trajectory
+# page test) and SLURM with MUNGE (the test that runs the evaluation's job
+# scripts on a one-node cluster of its own), whose tests skip cleanly when
+# they are absent. Installing SLURM starts no daemon here: the test starts
+# and stops its own.
 set -uo pipefail
 
 missing_required=()
@@ -14,6 +17,10 @@ command -v git >/dev/null || missing_optional+=(git)
 command -v python3 >/dev/null || missing_required+=(python3)
 command -v npm >/dev/null || missing_optional+=(nodejs npm)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || missing_optional+=(chromium)
+# slurm-wlm brings slurmctld, slurmd, the client commands (sbatch, sinfo,
+# sacct, ...) and munge; naming them all keeps a partial install honest.
+{ command -v slurmctld && command -v slurmd && command -v sbatch && command -v munged; } >/dev/null ||
+	missing_optional+=(slurm-wlm slurmctld slurmd munge)
 
 if [ ${#missing_required[@]} -eq 0 ] && [ ${#missing_optional[@]} -eq 0 ]; then
 	exit 0

@@ -133,11 +133,7 @@ func countTokens(model *llama.Model, messages []rlm.Message) (int, error) {
 	for i, m := range messages {
 		chat[i] = llama.ChatMessage{Role: string(m.Role), Content: m.Content}
 	}
-	prompt, err := model.ApplyChatTemplate(chat, true)
-	if err != nil {
-		return 0, fmt.Errorf("baseline: %w", err)
-	}
-	tokens, err := model.Tokenize(prompt, true, true)
+	tokens, err := model.TokenizeChat(chat, true)
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %w", err)
 	}

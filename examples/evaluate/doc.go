@@ -75,8 +75,12 @@
 // checks that they are the shards of one run, each once and finished, and
 // writes the journal and reports of the whole. The examples/evaluate/slurm
 // scripts run the shards as a SLURM array job on two-GPU nodes and merge
-// them when all are done (see README.md).
+// them when all have ended; slurm/localcluster.sh runs a one-node SLURM
+// cluster to try them on, which the tests use (see README.md).
 //
 // On an error the command prints one line to standard error and exits with
-// status 1 (2 for a malformed command line).
+// status 1 (2 for a malformed command line). A run that SIGINT or SIGTERM
+// interrupted exits with status 75 (EX_TEMPFAIL): rerun it and it resumes,
+// which a scheduler may do by itself (SLURM's RequeueExit=75), while status
+// 1 would come back.
 package main

@@ -104,13 +104,22 @@ func newScriptedController(t testing.TB) *httptest.Server {
 // Request, which the client does not retry, to every request about a
 // question that fail accepts.
 func newFailingController(t testing.TB, fail func(question string) bool) *httptest.Server {
-	return serveController(t, scriptedReply, fail)
+	return newHookedController(t, func(_ *http.Request, messages []rlm.Message) bool {
+		return fail(messages[1].Content)
+	})
+}
+
+// newHookedController is newScriptedController with a hook that sees each
+// request before it is answered: it may hold the request, and it fails it
+// (as newFailingController does) by returning true.
+func newHookedController(t testing.TB, hook func(r *http.Request, messages []rlm.Message) (fail bool)) *httptest.Server {
+	return serveController(t, scriptedReply, hook)
 }
 
 // serveController serves reply as an OpenAI-compatible
-// /v1/chat/completions endpoint on loopback, answering 400 to the requests
-// about a question that fail accepts.
-func serveController(t testing.TB, reply func([]rlm.Message) string, fail func(question string) bool) *httptest.Server {
+// /v1/chat/completions endpoint on loopback, with hook as in
+// newHookedController.
+func serveController(t testing.TB, reply func([]rlm.Message) string, hook func(r *http.Request, messages []rlm.Message) (fail bool)) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/chat/completions" {
 			http.NotFound(w, r)
@@ -123,7 +132,7 @@ func serveController(t testing.TB, reply func([]rlm.Message) string, fail func(q
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		if fail(req.Messages[1].Content) {
+		if hook(r, req.Messages) {
 			http.Error(w, `{"error": {"message": "scripted failure", "type": "invalid_request_error"}}`, http.StatusBadRequest)
 			return
 		}

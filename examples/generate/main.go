@@ -4,7 +4,9 @@
 //	go run ./examples/generate -model model.gguf -prompt "Once upon a time" -n 64
 //
 // With -temp 0 (the default) decoding is greedy and the output is
-// deterministic. On any error it prints a one-line reason to standard error
+// deterministic. The prompt is plain text: "<|im_start|>" in it is read as
+// those characters unless -control-tokens asks for control tokens written
+// as text to become tokens. On any error it prints a one-line reason to standard error
 // and exits with status 1.
 package main
 
@@ -22,11 +24,12 @@ func main() { cli.Main("generate", run) }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var (
-		model  cli.ModelFlags
-		prompt string
-		n      int
-		temp   float64
-		seed   uint
+		model    cli.ModelFlags
+		prompt   string
+		n        int
+		temp     float64
+		seed     uint
+		controls bool
 	)
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	model.Register(fs)
@@ -34,6 +37,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&n, "n", 64, "tokens to generate")
 	fs.Float64Var(&temp, "temp", 0, "sampling temperature; 0 is greedy")
 	fs.UintVar(&seed, "seed", 1, "random seed for sampling with -temp > 0")
+	fs.BoolVar(&controls, "control-tokens", false, "parse control tokens written in -prompt, such as <|im_start|>")
 	if err := cli.Parse(fs, "-model FILE.gguf [flags]", args); err != nil {
 		return err
 	}
@@ -53,7 +57,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	_, err = c.GenerateStream(ctx, prompt, func(piece string) error {
+	p := llama.Text(prompt)
+	if controls {
+		p = llama.TextWithControlTokens(prompt)
+	}
+	_, err = c.GenerateStream(ctx, p, func(piece string) error {
 		_, err := io.WriteString(stdout, piece)
 		return err
 	}, llama.WithMaxTokens(n), llama.WithSampling(llama.Sampling{Temperature: float32(temp), Seed: uint32(seed)}))

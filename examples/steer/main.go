@@ -149,7 +149,7 @@ func steer(ctx context.Context, cfg config, coeffs []float64, stdout io.Writer) 
 		if err != nil {
 			return err
 		}
-		r, err := measure(ctx, c, cfg.prompt, prompt, &unit, cfg.n)
+		r, err := measure(ctx, c, prompt, &unit, cfg.n)
 		remove()
 		if err != nil {
 			return err
@@ -161,7 +161,7 @@ func steer(ctx context.Context, cfg config, coeffs []float64, stdout io.Writer) 
 		if err := interp.SetSteering(c, map[int]mat.Vector{cfg.layer: v}, coeff); err != nil {
 			return err
 		}
-		r, err = measure(ctx, c, cfg.prompt, prompt, &unit, cfg.n)
+		r, err = measure(ctx, c, prompt, &unit, cfg.n)
 		if cerr := c.ClearControlVector(); err == nil {
 			err = cerr
 		}
@@ -188,7 +188,7 @@ func steer(ctx context.Context, cfg config, coeffs []float64, stdout io.Writer) 
 // measure runs the prompt under whatever steering c has: the projection of
 // the last block's output at the last token on unit, the top next token,
 // and a greedy continuation.
-func measure(ctx context.Context, c *llama.Context, text string, prompt [][]llama.Token, unit mat.Vector, n int) (result, error) {
+func measure(ctx context.Context, c *llama.Context, prompt [][]llama.Token, unit mat.Vector, n int) (result, error) {
 	m := c.Model()
 	info, err := m.Info()
 	if err != nil {
@@ -213,7 +213,7 @@ func measure(ctx context.Context, c *llama.Context, text string, prompt [][]llam
 	if r.top, err = m.TokenPiece(llama.Token(best), true); err != nil {
 		return result{}, err
 	}
-	g, err := c.Generate(ctx, text, llama.WithMaxTokens(n))
+	g, err := c.Generate(ctx, llama.Tokens(prompt[0]), llama.WithMaxTokens(n))
 	if err != nil {
 		return result{}, err
 	}

@@ -97,14 +97,12 @@ func (t *Tracer) generationHook(gen local.Generation) func() {
 	if !slices.ContainsFunc(gen.Calls, isSubCall) {
 		return nil
 	}
-	// The prompts' tokens, as package llama tokenizes them before decoding
-	// (outside the lock: long prompts take a while).
+	// The prompts' tokens, as the worker decodes them.
 	model := gen.Context.Model()
 	prompts := make([][]llama.Token, len(gen.Calls))
 	for i, ci := range gen.Calls {
 		if isSubCall(ci) && i < len(gen.Prompts) {
-			// A prompt that does not tokenize fails in llama too: no rows.
-			prompts[i], _ = model.Tokenize(gen.Prompts[i], true, true)
+			prompts[i] = gen.Prompts[i]
 		}
 	}
 

@@ -37,10 +37,11 @@
 // one batch. Its generation hook hands the tracer the sub-call each prompt
 // answers, and every token of the batch carries its prompt's index
 // (llama.TokenRef.Tag), so each activation row goes to its sub-call
-// whatever the batch holds. The hook also hands over the prompts as the
-// worker renders them, and the tracer tokenizes each sub-call's prompt as
-// package llama does: it knows the whole prompt and where its last token
-// is. Package llama keeps the start of a prompt in the cache when the
+// whatever the batch holds. The hook also hands over each prompt's tokens,
+// the very ids the worker decodes (its chat template's text parsed for
+// control tokens, the sub-call's chunk and query as plain text), so the
+// tracer knows the whole prompt and where its last token is without
+// tokenizing anything again. Package llama keeps the start of a prompt in the cache when the
 // sequence's previous prompt began the same way (the worker's system
 // prompt) and decodes only the rest: positions kept in the cache that way
 // are not computed again and have no rows, even with [Prompt].

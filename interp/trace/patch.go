@@ -137,7 +137,9 @@ func generate(ctx context.Context, c *llama.Context, prompt []llama.Token, cfg p
 		return Answer{}, err
 	}
 	defer sampler.Close()
-	c.ClearKV()
+	if err := c.ClearKV(); err != nil {
+		return Answer{}, err
+	}
 	var b llama.Batch
 	b.AddSequence(prompt, 0, 0, true)
 	var ans Answer
@@ -150,7 +152,11 @@ func generate(ctx context.Context, c *llama.Context, prompt []llama.Token, cfg p
 		if err != nil {
 			return ans, err
 		}
-		if m.IsEndOfGeneration(tok) {
+		eog, err := m.IsEndOfGeneration(tok)
+		if err != nil {
+			return ans, err
+		}
+		if eog {
 			break
 		}
 		ans.Tokens = append(ans.Tokens, tok)
@@ -191,7 +197,9 @@ func logProb(ctx context.Context, c *llama.Context, prompt, answer []llama.Token
 	if len(answer) == 0 {
 		return 0, nil
 	}
-	c.ClearKV()
+	if err := c.ClearKV(); err != nil {
+		return 0, err
+	}
 	var b llama.Batch
 	seq := append(append([]llama.Token(nil), prompt...), answer[:len(answer)-1]...)
 	for i, t := range seq {

@@ -64,8 +64,8 @@ func (t *Tracer) Observer() rlm.Observer {
 
 // GenerationHook returns the hook that captures the worker's activations
 // during each batched generation, attributing every row to its sub-call
-// through the prompt's tag and learning each sub-call's prompt tokens from
-// the prompt the worker renders. Prompts that are not sub-calls (a zero
+// through the prompt's tag and taking each sub-call's prompt tokens from the
+// worker, as it decodes them. Prompts that are not sub-calls (a zero
 // rlm.SubCallInfo) and generations outside a run are not recorded.
 func (t *Tracer) GenerationHook() local.GenerationHook { return t.generationHook }
 

@@ -17,8 +17,10 @@
 //
 // # Conversations
 //
-// Messages are rendered with the model's chat template (see
-// [llama.Model.ApplyChatTemplate]); a model without one needs
+// Messages are rendered with the model's chat template and tokenized once,
+// by [llama.Model.TokenizeChat]: only the template's own text can become
+// control tokens, so a document that contains "<|im_end|>" cannot end the
+// worker's turn or open a new one. A model without a template needs
 // llama.WithChatTemplate(llama.ChatML) at load time. A conversation that does
 // not fit one sequence fails alone, with an error that says by how much, so
 // that the controller can choose smaller chunks.

@@ -20,13 +20,13 @@ var ErrClosed = errors.New("local: closed")
 type Generation struct {
 	// Context is the llama context that decodes it.
 	Context *llama.Context
-	// Prompts are the prompts as the model reads them (the conversations
-	// rendered with the chat template); hooks registered on Context see a
-	// token's prompt index in llama.TokenRef.Tag. Tokenized with
-	// Model.Tokenize(prompt, true, true) they give the tokens decoded,
-	// except that a start already in a sequence's cache is not decoded
-	// again (see llama.Generation.CachedTokens).
-	Prompts []string
+	// Prompts are the prompts' tokens as the model reads them: each
+	// conversation tokenized by llama.Model.TokenizeChat, its message
+	// contents as data. Hooks registered on Context see a token's prompt
+	// index in llama.TokenRef.Tag. These are the tokens decoded, except that
+	// a start already in a sequence's cache is not decoded again (see
+	// llama.Generation.CachedTokens).
+	Prompts [][]llama.Token
 	// Calls[i] is the sub-call prompt i answers: a zero SubCallInfo for
 	// prompts that are not sub-calls, such as a controller's turns.
 	Calls []rlm.SubCallInfo
@@ -294,19 +294,21 @@ func fail(reqs []*request, err error) {
 // request is answered or abandoned by its caller, or the LM closes.
 func (lm *LM) generate(ctx context.Context, c *llama.Context, reqs []*request) {
 	var (
-		batch   []*request // the requests whose messages rendered
-		prompts []string
+		batch   []*request // the requests whose messages tokenized
+		tokens  [][]llama.Token
+		prompts []llama.Prompt
 		ctxs    []context.Context
 		calls   []rlm.SubCallInfo
 	)
 	for _, r := range reqs {
-		prompt, err := lm.render(r.messages)
+		toks, err := lm.tokenize(r.messages)
 		if err != nil {
 			r.result <- result{err: err}
 			continue
 		}
 		batch = append(batch, r)
-		prompts = append(prompts, prompt)
+		tokens = append(tokens, toks)
+		prompts = append(prompts, llama.Tokens(toks))
 		ctxs = append(ctxs, r.ctx)
 		calls = append(calls, r.call)
 	}
@@ -314,7 +316,7 @@ func (lm *LM) generate(ctx context.Context, c *llama.Context, reqs []*request) {
 		return
 	}
 	if lm.cfg.hook != nil {
-		if after := lm.cfg.hook(Generation{Context: c, Prompts: prompts, Calls: calls}); after != nil {
+		if after := lm.cfg.hook(Generation{Context: c, Prompts: tokens, Calls: calls}); after != nil {
 			defer after()
 		}
 	}
@@ -346,16 +348,19 @@ func (lm *LM) generate(ctx context.Context, c *llama.Context, reqs []*request) {
 	}
 }
 
-func (lm *LM) render(messages []rlm.Message) (string, error) {
+// tokenize turns a conversation into the tokens the model reads, once:
+// the chat template's text may hold control tokens, the messages' contents
+// (documents, model output) never do.
+func (lm *LM) tokenize(messages []rlm.Message) ([]llama.Token, error) {
 	msgs := make([]llama.ChatMessage, len(messages))
 	for i, m := range messages {
 		msgs[i] = llama.ChatMessage{Role: string(m.Role), Content: m.Content}
 	}
-	prompt, err := lm.model.ApplyChatTemplate(msgs, true)
+	toks, err := lm.model.TokenizeChat(msgs, true)
 	if err != nil {
-		return "", fmt.Errorf("local: %w", err)
+		return nil, fmt.Errorf("local: %w", err)
 	}
-	return prompt, nil
+	return toks, nil
 }
 
 // explain turns a prompt's failure into advice a controller can act on

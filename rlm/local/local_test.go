@@ -45,9 +45,7 @@ func TestComplete(t *testing.T) {
 	got, err := lm.Complete(context.Background(), user("How many rolls?"))
 	require.NoError(t, err)
 	assert.Equal(t, 8, got.CompletionTokens)
-	prompt, err := m.ApplyChatTemplate([]llama.ChatMessage{{Role: "user", Content: "How many rolls?"}}, true)
-	require.NoError(t, err)
-	toks, err := m.Tokenize(prompt, true, true)
+	toks, err := m.TokenizeChat([]llama.ChatMessage{{Role: "user", Content: "How many rolls?"}}, true)
 	require.NoError(t, err)
 	assert.Equal(t, len(toks), got.PromptTokens, "the chat template is counted")
 	assert.Positive(t, got.Duration)
@@ -56,7 +54,7 @@ func TestComplete(t *testing.T) {
 	c, err := m.NewContext(llama.WithContextSize(1024), llama.WithThreads(1, 1))
 	require.NoError(t, err)
 	defer c.Close()
-	want, err := c.Generate(context.Background(), prompt, llama.WithMaxTokens(8))
+	want, err := c.Generate(context.Background(), llama.Chat(llama.ChatMessage{Role: "user", Content: "How many rolls?"}), llama.WithMaxTokens(8))
 	require.NoError(t, err)
 	assert.Equal(t, want.Text, got.Text)
 }
@@ -104,7 +102,7 @@ func TestConcurrentCallsShareABatch(t *testing.T) {
 func TestCompleteBatch(t *testing.T) {
 	m := loadModel(t)
 	var calls [][]rlm.SubCallInfo
-	var prompts []string
+	var prompts [][]llama.Token
 	lm := newLM(t, m, local.WithSequences(3), local.WithGenerationHook(func(g local.Generation) func() {
 		calls = append(calls, g.Calls)
 		prompts = g.Prompts
@@ -123,8 +121,10 @@ func TestCompleteBatch(t *testing.T) {
 	require.Len(t, calls, 1, "one group, one batched generation (7 prompts over 3 sequences)")
 	assert.Equal(t, infos, calls[0], "the hook learns which sub-call each prompt answers")
 	require.Len(t, prompts, 7)
-	assert.Contains(t, prompts[2], "roll roll roll", "and the prompts, rendered")
-	assert.Contains(t, prompts[2], "<|im_start|>user")
+	text, err := m.Detokenize(prompts[2], false, true)
+	require.NoError(t, err)
+	assert.Contains(t, text, "roll roll roll", "and the prompts' tokens")
+	assert.Contains(t, text, "<|im_start|>user")
 	for i, conv := range convs {
 		want, err := lm.Complete(context.Background(), conv)
 		require.NoError(t, err)

@@ -20,13 +20,20 @@ func Build(pkg, out string) error {
 	if err != nil {
 		return fmt.Errorf("cmdtest: the go tool is needed to build %s: %w", pkg, err)
 	}
-	args := []string{"build"}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
+	args := append([]string{"build"}, BuildFlags()...)
 	args = append(args, "-o", out, pkg)
 	if msg, err := exec.Command(goTool, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("cmdtest: go %v: %w\n%s", args, err, msg)
+	}
+	return nil
+}
+
+// BuildFlags are the go build flags that match the test binary's own: -race
+// under the race detector. Give them (in GOFLAGS, say) to builds that a test
+// starts by other means, so that they reuse the same build of llama.cpp.
+func BuildFlags() []string {
+	if raceEnabled {
+		return []string{"-race"}
 	}
 	return nil
 }
