@@ -15,6 +15,7 @@
 import _imp
 import ast
 import _thread
+import binascii
 import builtins
 import faulthandler
 import io
@@ -137,7 +138,75 @@ def safe_str(value):
     try:
         return str(value)
     except BaseException:
-        return '<unprintable %s>' % type(value).__name__
+        return '<unprintable %s>' % type_name(type(value))
+
+
+TYPE_NAME = type.__dict__['__name__']
+
+
+def type_name(t):
+    """The name of a type, read without running code of its metaclass."""
+    return TYPE_NAME.__get__(t, type)
+
+
+def inert(value, depth=0, active=()):
+    """Returns value as JSON carries it without running any Python code of
+    the cell's: exact built-in types only (a subclass of str or dict may
+    override what the JSON encoder calls), so that a Get served by the reader
+    thread can never be stalled by a cell's __str__ or __eq__. Sets come back
+    as lists; bytes, complex numbers, ranges, classes and functions as their
+    repr(); other objects as a placeholder that names their type."""
+    t = type(value)
+    if value is None or t is bool or t is str:
+        return value
+    if t is int:
+        if -(1 << 63) <= value < (1 << 63):
+            return value
+        try:
+            return int.__repr__(value)
+        except ValueError:  # more digits than sys.get_int_max_str_digits()
+            return '<int of %d bits>' % int.bit_length(value)
+    if t is float:
+        return value if math.isfinite(value) else float.__repr__(value)
+    if t in (bytes, bytearray, complex, range, type, types.FunctionType, types.BuiltinFunctionType):
+        return t.__repr__(value)  # C code that reads the object's own fields only
+    if t in (list, tuple, dict, set, frozenset):
+        if depth > 100 or any(value is a for a in active):
+            return '<%s nested too deep>' % type_name(t)
+        active = active + (value,)
+        if t is dict:
+            out = {}
+            for k, v in list(dict.items(value)):
+                tk = type(k)
+                if tk is str:
+                    key = k
+                elif k is None or tk in (bool, int, float):
+                    key = inert(k)
+                    key = key if type(key) is str else json.dumps(key)
+                else:
+                    key = '<%s object>' % type_name(tk)
+                out[key] = inert(v, depth + 1, active)
+            return out
+        return [inert(v, depth + 1, active) for v in list(value)]
+    return '<%s object>' % type_name(t)
+
+
+MAX_NAMES = 1000  # changed and restored names listed per cell
+MAX_NAME = 200  # characters of one listed name
+
+
+def cap_names(names):
+    """Sorted names, at most MAX_NAMES of them, and how many more there were."""
+    names = sorted(n if len(n) <= MAX_NAME else n[:MAX_NAME] + '...' for n in names)
+    return names[:MAX_NAMES], max(len(names) - MAX_NAMES, 0)
+
+
+def cap_text(text, limit):
+    """The first and last halves of text when it is longer than limit."""
+    if len(text) <= limit:
+        return text
+    cut = len(text) - limit
+    return text[:limit // 2] + '\n[... %d characters cut ...]\n' % cut + text[len(text) - limit // 2:]
 
 
 class Channel:
@@ -257,6 +326,39 @@ class Capture(io.TextIOBase):
     def getvalue(self):
         with self.lock:
             return ''.join(self.parts), self.cut
+
+
+class Router(io.TextIOBase):
+    """sys.stdout or sys.stderr: what a thread writes goes to the capture of
+    the running cell if the thread belongs to that cell (the main thread, or
+    a thread started since the cell began). Writes of threads an earlier cell
+    left running, and every write between cells, are dropped."""
+
+    def __init__(self, repl, index):
+        super().__init__()
+        self.repl = repl
+        self.index = index
+        self.buffer = BinaryCapture(self)
+
+    encoding = 'utf-8'
+    errors = 'strict'
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def flush(self):
+        pass
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError('write() argument must be str, not %s' % type_name(type(s)))
+        capture = self.repl.capture(self.index)
+        if capture is None:
+            return len(s)
+        return capture.write(s)
 
 
 class BinaryCapture(io.RawIOBase):
@@ -420,6 +522,111 @@ def disarm_native_loading():
     _posixsubprocess.fork_exec = fork_exec
 
 
+# ---------------------------------------------------------------- protected names
+
+EMPTY = object()  # the contents of an empty closure cell
+FREEZE_MAX = 100_000  # containers with more items are protected by identity only
+
+
+def freeze(value, budget):
+    """A deep copy of a container of exact built-in types, leaves shared, or
+    None if it holds anything else or too many items. budget is a one-item
+    list counting down."""
+    t = type(value)
+    if value is None or t in (bool, int, float, str, bytes, complex):
+        return value
+    if t not in (list, tuple, dict):
+        raise TypeError
+    budget[0] -= len(value)
+    if budget[0] < 0:
+        raise TypeError
+    if t is dict:
+        if any(type(k) not in (str, int, float, bool) for k in dict.keys(value)):
+            raise TypeError
+        return {k: freeze(v, budget) for k, v in dict.items(value)}
+    return t(freeze(v, budget) for v in value)
+
+
+def same_plain(a, b):
+    """Compares two values built by freeze without running a cell's code."""
+    t = type(a)
+    if t is not type(b):
+        return False
+    if a is None or t in (bool, int, float, str, bytes, complex):
+        return t.__eq__(a, b) is True or (t is float and a != a and b != b)
+    if len(a) != len(b):
+        return False
+    if t is dict:
+        for k, v in dict.items(a):
+            if not dict.__contains__(b, k) or not same_plain(v, dict.__getitem__(b, k)):
+                return False
+        return True
+    return all(same_plain(x, y) for x, y in zip(a, b))
+
+
+def cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return EMPTY
+
+
+class Guard:
+    """A protected name's value, and the state of it that a cell could change
+    in place without rebinding the name: a function's code, defaults and
+    closure cells, a container's items. Checked by identity and by value."""
+
+    def __init__(self, value):
+        self.value = value
+        self.function = None
+        self.frozen = None
+        if type(value) is types.FunctionType:
+            kw = value.__kwdefaults__
+            self.function = (value.__code__, value.__defaults__, None if kw is None else dict(kw),
+                             tuple(cell_value(c) for c in value.__closure__ or ()))
+        elif type(value) in (list, tuple, dict):
+            try:
+                self.frozen = freeze(value, [FREEZE_MAX])
+            except (TypeError, RecursionError):
+                pass
+
+    def intact(self, current):
+        if current is not self.value:
+            return False
+        if self.function is not None:
+            f = self.value
+            code, defaults, kw, cells = self.function
+            if f.__code__ is not code or f.__defaults__ is not defaults:
+                return False
+            now = f.__kwdefaults__
+            if (now is None) != (kw is None) or (kw is not None and (
+                    len(now) != len(kw) or any(dict.get(now, k, EMPTY) is not v for k, v in kw.items()))):
+                return False
+            return all(cell_value(c) is v for c, v in zip(f.__closure__ or (), cells))
+        if self.frozen is not None:
+            return same_plain(self.value, self.frozen)
+        return True
+
+    def restore(self):
+        if self.function is not None:
+            f = self.value
+            code, defaults, kw, cells = self.function
+            f.__code__ = code
+            f.__defaults__ = defaults
+            f.__kwdefaults__ = None if kw is None else dict(kw)
+            for c, v in zip(f.__closure__ or (), cells):
+                if v is EMPTY:
+                    try:
+                        del c.cell_contents
+                    except ValueError:
+                        pass
+                else:
+                    c.cell_contents = v
+        elif self.frozen is not None and not same_plain(self.value, self.frozen):
+            self.value = freeze(self.frozen, [FREEZE_MAX])  # a fresh copy: the snapshot stays private
+        return self.value
+
+
 # ---------------------------------------------------------------- the REPL
 
 class Interpreter:
@@ -437,9 +644,12 @@ class Interpreter:
         self.current = 0  # id of the cell the main thread runs or last ran
         self.interrupted = 0  # id of the last cell the host interrupted
         self.cell_lock = threading.Lock()  # orders running/current against interrupts
-        self.protected = {}  # name -> object the host bound
+        self.protected = {}  # name -> Guard of the object the host bound
         self.protected_lock = threading.Lock()
         self.sandbox = None
+        self.captures = None  # (stdout, stderr) of the running cell
+        self.stale = frozenset()  # threads that existed when the running cell began
+        self.router = (Router(self, 0), Router(self, 1))
 
         module = types.ModuleType('__main__')
         module.__builtins__ = builtins
@@ -469,7 +679,22 @@ class Interpreter:
                         'concurrently and returns their results in order.' % name)
         return call
 
+    def owns_thread(self):
+        """Whether the calling thread belongs to the running cell: the main
+        thread, or a thread started since the cell began."""
+        ident = threading.get_ident()
+        return ident == MAIN_THREAD or (self.captures is not None and ident not in self.stale)
+
+    def capture(self, index):
+        captures = self.captures
+        if captures is None or not self.owns_thread():
+            return None
+        return captures[index]
+
     def call_host(self, header):
+        if not self.owns_thread():
+            raise HostError('host function %s called by a thread that an earlier cell left running'
+                            % header.get('name'))
         cid = next(self.call_ids)
         header['id'] = cid
         blob = detach_strings(header)
@@ -529,7 +754,7 @@ class Interpreter:
         name = header['name']
         if 'alias' in header:
             with self.protected_lock:
-                value = self.protected[header['alias']]
+                value = self.protected[header['alias']].value
         elif header.get('blob'):
             value = blob.decode('utf-8', 'replace') if blob is not None else ''
         else:
@@ -539,17 +764,20 @@ class Interpreter:
 
     def handle_get(self, header):
         name = header['name']
-        try:
-            value = self.ns[name]
-        except KeyError:
+        # A scan rather than a lookup: a lookup may call __eq__ of a key a
+        # cell planted (a str subclass with the same hash).
+        for key, value in list(dict.items(self.ns)):
+            if type(key) is str and str.__eq__(key, name):
+                break
+        else:
             return {'undefined': True, 'error': 'name %r is not defined' % name}, b''
-        if isinstance(value, str) and len(value) >= BLOB_MIN:
+        if type(value) is str and len(value) >= BLOB_MIN:
             return {'blob': True}, utf8(value)
-        return {'value': value}, b''
+        return {'value': inert(value)}, b''
 
     def bind(self, name, value):
         with self.protected_lock:
-            self.protected[name] = value
+            self.protected[name] = Guard(value)
             self.ns[name] = value
 
     # ---- cells
@@ -587,9 +815,13 @@ class Interpreter:
         filename = '<cell %d>' % cid
         out = Capture(self.output_limit)
         err = Capture(self.output_limit)
-        sys.stdout = sys.__stdout__ = out
-        sys.stderr = sys.__stderr__ = err
-        before = dict(self.ns)
+        self.stale = frozenset(sys._current_frames()) - {MAIN_THREAD}
+        self.captures = (out, err)
+        sys.stdout = sys.__stdout__ = self.router[0]
+        sys.stderr = sys.__stderr__ = self.router[1]
+        # Exact strings only: a lookup in a dict holding a key a cell planted
+        # (a str subclass) could call its __eq__.
+        before = {k: v for k, v in list(dict.items(self.ns)) if type(k) is str}
         self.limit_cpu()
         exc = None
         try:
@@ -620,18 +852,28 @@ class Interpreter:
             exc = None  # frees the frames (and their locals) the traceback held
             if memory and not self.has_headroom():
                 report['restart'] = 'memory exhausted'
+        # The threads this cell started and left running: from now on their
+        # output is dropped and their host calls refused.
+        self.captures = None
+        report['threads'] = len(frozenset(sys._current_frames()) - self.stale - {MAIN_THREAD})
         # list(dict.items()) copies without releasing the GIL: other threads
         # (the reader's Set, the cell's own threads) may change ns meanwhile.
+        # Names are read as exact strings: a str subclass as a key of the
+        # namespace must not run its methods here.
+        items = list(dict.items(self.ns))
+        if any(type(name) is not str for name, _ in items):
+            self.purge_keys(items)
+        items = [(name, value) for name, value in items if type(name) is str]
         if job.get('protect'):
             with self.protected_lock:
-                for name, value in list(self.ns.items()):
+                for name, value in items:
                     if not name.startswith('__') and before.get(name, self) is not value:
-                        self.protected[name] = value
-        report['restored'] = self.restore_protected()
+                        self.protected[name] = Guard(value)
+        report['restored'], _ = cap_names(self.restore_protected())
         with self.protected_lock:
             protected = set(self.protected)
-        report['changed'] = sorted(
-            name for name, value in list(self.ns.items())
+        report['changed'], report['changed_cut'] = cap_names(
+            name for name, value in items
             if not name.startswith('__') and name not in protected
             and before.get(name, self) is not value)
         report['stdout'], report['stdout_cut'] = out.getvalue()
@@ -639,17 +881,15 @@ class Interpreter:
         return report
 
     def describe(self, exc):
+        name = type_name(type(exc))
         try:
             te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
             hide_bootstrap_frames(te)
             text = ''.join(te.format())
         except BaseException:
-            text = '%s: %s\n' % (type(exc).__name__, safe_str(exc))
-        if len(text) > self.output_limit:
-            cut = len(text) - self.output_limit
-            text = text[:self.output_limit // 2] + '\n[... %d characters cut ...]\n' % cut + \
-                text[-self.output_limit // 2:]
-        return {'type': type(exc).__name__, 'message': safe_str(exc), 'traceback': text}
+            text = '%s: %s\n' % (name, safe_str(exc))
+        return {'type': cap_text(name, MAX_NAME), 'message': cap_text(safe_str(exc), self.output_limit),
+                'traceback': cap_text(text, self.output_limit)}
 
     def has_headroom(self):
         try:
@@ -658,14 +898,26 @@ class Interpreter:
         except MemoryError:
             return False
 
+    def purge_keys(self, items):
+        """Keeps only exact strings as the namespace's keys, so that looking
+        a name up (a Set from the reader thread) can never call the __eq__
+        of a key a cell planted. Clearing and refilling calls no such code."""
+        with self.protected_lock:
+            dict.clear(self.ns)
+            for name, value in items:
+                if type(name) is str:
+                    dict.__setitem__(self.ns, name, value)
+
     def restore_protected(self):
+        """Puts back every protected name that a cell rebound, deleted or
+        changed in place, and returns their names."""
         restored = []
         with self.protected_lock:
-            for name, value in self.protected.items():
-                if self.ns.get(name, self) is not value:
-                    self.ns[name] = value
+            for name, guard in self.protected.items():
+                if not guard.intact(dict.get(self.ns, name, EMPTY)):
+                    self.ns[name] = guard.restore()
                     restored.append(name)
-        return sorted(restored)
+        return restored
 
     def reset_process_state(self):
         """Undoes what a cell may have changed about the interpreter itself."""
@@ -725,13 +977,261 @@ def set_limit(which, value, keep_hard=False):
     resource.setrlimit(which, (value, hard if keep_hard else value))
 
 
-def main(rfd=3, wfd=4):
+# ---------------------------------------------------------------- kernel confinement
+#
+# The host plans, this process executes, before any cell runs and while it
+# has one thread: (new namespaces, made by the host's clone) -> mounts ->
+# rlimits -> capabilities dropped -> no_new_privs -> Landlock -> seccomp ->
+# audit hook. The kernel keeps every one of these for the life of the process
+# and of every thread it starts; nothing a cell does can take them back. Each
+# step records what it achieved, or why it failed, for the host's report.
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
+LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446
+LANDLOCK_RULE_PATH_BENEATH = 1
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
+
+
+class Kernel:
+    """Raw system calls through ctypes, used only here, before any cell."""
+
+    def __init__(self, numbers):
+        import ctypes  # before the audit hook exists; removed from sys.modules afterwards
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.syscall.restype = ctypes.c_long
+        self.nr = numbers
+        self.buffers = []  # keeps the memory passed by address alive until the call returns
+
+    def arg(self, a):
+        if a is None:
+            return None
+        if isinstance(a, int):
+            return self.ctypes.c_long(a)
+        buf = self.ctypes.create_string_buffer(bytes(a))  # NUL-terminated, for paths
+        self.buffers.append(buf)
+        return buf
+
+    def call(self, nr, *args):
+        self.buffers = []
+        try:
+            r = self.libc.syscall(self.ctypes.c_long(nr), *[self.arg(a) for a in args])
+            if r < 0:
+                e = self.ctypes.get_errno()
+                raise OSError(e, os.strerror(e))
+            return r
+        finally:
+            self.buffers = []
+
+    def address(self, data):
+        """A buffer holding data, and its address, for structures that point."""
+        buf = self.ctypes.create_string_buffer(bytes(data), len(data))
+        return buf, self.ctypes.addressof(buf)
+
+
+def thread_count():
+    try:
+        return len(os.listdir('/proc/self/task'))
+    except OSError:
+        return threading.active_count()
+
+
+def enter_namespaces(plan, status_fd, report):
+    """In new namespaces (the host cloned this process into them): make the
+    mounts private, put a size-limited tmpfs on the scratch directory and a
+    procfs of the new pid namespace on /proc, then fork. This process stays
+    behind as the namespace's init (pid 1, which the kernel treats apart:
+    it ignores signals it has no handler for, so the REPL must not be it) and
+    relays the REPL's exit status to the host; the child goes on as the
+    REPL."""
+    if not plan.get('namespaces'):
+        os.close(status_fd)
+        return
+    if os.getpid() != 1:
+        os.close(status_fd)
+        report['errors']['mounts'] = 'not the first process of a new pid namespace (pid %d)' % os.getpid()
+        return
+    kernel = Kernel(plan['syscalls'])
+    mount = plan['syscalls']['mount']
+    try:
+        kernel.call(mount, None, b'/', None, MS_REC | MS_PRIVATE, None)
+        quota = plan.get('scratch_quota', 0)
+        if quota > 0:
+            kernel.call(mount, b'tmpfs', os.fsencode(plan['scratch']), b'tmpfs',
+                        MS_NOSUID | MS_NODEV | MS_NOEXEC, b'size=%d,mode=0700' % quota)
+            report['scratch_quota'] = quota
+            os.chdir(plan['scratch'])  # the working directory was the directory beneath the mount
+        try:
+            kernel.call(mount, b'proc', b'/proc', b'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        except OSError:
+            pass  # the host's procfs stays; Landlock keeps it out of reach
+    except OSError as e:
+        report['errors']['mounts'] = str(e)
+    del kernel
+    pid = os.fork()
+    if pid:
+        be_init(pid, status_fd)
+    os.close(status_fd)
+    report['namespaces'] = True
+
+
+def be_init(child, status_fd):
+    """The init of the REPL's pid namespace: forwards SIGINT, reaps, and
+    writes the REPL's wait status to the host before it exits (its own exit
+    kills whatever else is left in the namespace)."""
+    def forward(signum, frame):
+        try:
+            os.kill(child, signal.SIGINT)
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, forward)
+    os.closerange(0, status_fd)
+    os.closerange(status_fd + 1, 1 << 20)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            try:
+                os.write(status_fd, struct.pack('>i', status))
+            finally:
+                os._exit(0)
+
+
+def confine(plan, report):
+    """Drops capabilities, sets no_new_privs, then Landlock and seccomp."""
+    errors = report['errors']
+    if not plan.get('kernel'):
+        return
+    if thread_count() != 1:
+        errors['threads'] = 'the process has %d threads before confinement' % thread_count()
+        return
+    try:
+        kernel = Kernel(plan['syscalls'])
+    except Exception as e:  # an interpreter without ctypes
+        for layer in ('capabilities', 'no_new_privs', 'landlock', 'seccomp'):
+            errors[layer] = 'ctypes is not available: %s' % e
+        return
+    nr = plan['syscalls']
+    try:
+        status = os.open('/proc/self/status', os.O_RDONLY | os.O_CLOEXEC)  # read back after Landlock
+    except OSError:
+        status = None
+    try:
+        drop_capabilities(kernel, nr)
+    except OSError as e:
+        errors['capabilities'] = str(e)
+    try:
+        kernel.call(nr['prctl'], PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    except OSError as e:
+        errors['no_new_privs'] = str(e)
+    ll = plan.get('landlock')
+    if ll:
+        try:
+            restrict_filesystem(kernel, ll)
+            report['landlock'] = ll['abi']
+        except OSError as e:
+            errors['landlock'] = str(e)
+    program = plan.get('seccomp')
+    if program:
+        try:
+            filter_syscalls(kernel, nr, binascii.a2b_base64(program))
+        except OSError as e:
+            errors['seccomp'] = str(e)
+    del kernel
+    for name in [m for m in sys.modules if m == 'ctypes' or m.startswith('ctypes.') or m == '_ctypes']:
+        del sys.modules[name]
+    if status is not None:
+        # What the kernel says is in force, rather than what the calls returned.
+        fields = dict(line.split(':', 1) for line in os.pread(status, 1 << 16, 0).decode().splitlines() if ':' in line)
+        os.close(status)
+        report['no_new_privs'] = fields.get('NoNewPrivs', '').strip() == '1'
+        report['seccomp'] = fields.get('Seccomp', '').strip() == '2'
+        report['capabilities'] = fields.get('CapEff', '').strip().strip('0') == ''
+
+
+def drop_capabilities(kernel, nr):
+    """Empties the bounding, ambient, effective, permitted and inheritable
+    sets (root in the user namespace starts with all of them)."""
+    for cap in range(64):
+        try:
+            kernel.call(nr['prctl'], PR_CAPBSET_DROP, cap, 0, 0, 0)
+        except OSError as e:
+            if e.errno == 22:  # EINVAL: past the last capability
+                break
+            if e.errno != 1:  # EPERM: no CAP_SETPCAP, so nothing to drop
+                raise
+    try:
+        kernel.call(nr['prctl'], PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    except OSError as e:
+        if e.errno != 22:  # kernels before 4.3 have no ambient set
+            raise
+    header = struct.pack('=Ii', LINUX_CAPABILITY_VERSION_3, 0)
+    data = bytes(24)  # two of {effective, permitted, inheritable}
+    kernel.call(nr['capset'], header, data)
+
+
+def restrict_filesystem(kernel, ll):
+    attr = struct.pack('<QQQ', ll['handled_fs'], ll['handled_net'], ll['scoped'])[:ll['attr_size']]
+    ruleset = kernel.call(LANDLOCK_CREATE_RULESET, attr, len(attr), 0)
+    try:
+        for rule in ll['rules']:
+            try:
+                fd = os.open(rule['path'], os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # absent here: nothing to grant
+            try:
+                access = rule['access']
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    access &= ll['file_rights']
+                kernel.call(LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+                            struct.pack('<Qi', access, fd), 0)
+            except OSError as e:
+                raise OSError(e.errno, 'rule for %s: %s' % (rule['path'], e.strerror))
+            finally:
+                os.close(fd)
+        kernel.call(LANDLOCK_RESTRICT_SELF, ruleset, 0)
+    finally:
+        os.close(ruleset)
+
+
+def filter_syscalls(kernel, nr, program):
+    buf, address = kernel.address(program)
+    fprog = struct.pack('=H6xQ', len(program) // 8, address)  # struct sock_fprog
+    r = kernel.call(nr['seccomp'], SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, fprog)
+    del buf
+    if r != 0:
+        raise OSError(0, 'thread %d could not be synchronized' % r)
+
+
+def main(rfd=3, wfd=4, status_fd=5):
     head = read_exact(rfd, FRAME.size)
     magic, hlen, blen = FRAME.unpack(head)
     config = json.loads(read_exact(rfd, hlen).decode('utf-8'))
     limits = config['limits']
+    plan = config['confine']
+    report = {'errors': {}}
+    enter_namespaces(plan, status_fd, report)
+    if plan.get('self') and os.getpid() != plan['self']:
+        report['errors']['seccomp'] = 'pid %d, not the %d the filter was built for' % (os.getpid(), plan['self'])
+        plan['seccomp'] = None
     rfd, wfd = hide_fds(rfd, wfd, limits.get('nofile', 0))
     channel = Channel(rfd, wfd, magic, config['message_limit'])
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    set_limit(resource.RLIMIT_AS, limits.get('memory', 0))
+    set_limit(resource.RLIMIT_NOFILE, limits.get('nofile', 0))
+    set_limit(resource.RLIMIT_NPROC, limits.get('nproc', 0))
+    set_limit(resource.RLIMIT_FSIZE, limits.get('fsize', 0))
+    set_limit(resource.RLIMIT_CPU, limits.get('cpu', 0), keep_hard=True)
+    confine(plan, report)
 
     sys.path[:] = config['sys_path']
     sys.stdin = io.StringIO()
@@ -744,21 +1244,13 @@ def main(rfd=3, wfd=4):
 
     repl = Interpreter(channel, config)
     signal.signal(signal.SIGINT, repl.on_sigint)
-    threading.Thread(target=repl.read_loop, name='repl-host-channel', daemon=True).start()
-
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    set_limit(resource.RLIMIT_AS, limits.get('memory', 0))
-    set_limit(resource.RLIMIT_NOFILE, limits.get('nofile', 0))
-    set_limit(resource.RLIMIT_NPROC, limits.get('nproc', 0))
-    set_limit(resource.RLIMIT_FSIZE, limits.get('fsize', 0))
-    set_limit(resource.RLIMIT_CPU, limits.get('cpu', 0), keep_hard=True)
-
     sandbox = Sandbox(config['scratch'], config['read_roots'])
     repl.sandbox = sandbox
     disarm_native_loading()
     sys.addaudithook(sandbox.hook)
+    threading.Thread(target=repl.read_loop, name='repl-host-channel', daemon=True).start()
 
-    channel.send({'op': 'hello', 'version': sys.version.split()[0], 'pid': os.getpid()})
+    channel.send({'op': 'hello', 'version': sys.version.split()[0], 'pid': os.getpid(), 'layers': report})
     repl.serve()
 
 

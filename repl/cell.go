@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 type stopReason int
@@ -23,6 +24,8 @@ type cell struct {
 	callCtx     context.Context // given to host functions
 	cancelCalls context.CancelFunc
 	inflight    int // host calls not yet answered
+	// inflightBytes is the size of their messages.
+	inflightBytes int
 
 	done      *childMsg // the child's report, once it came
 	stop      stopReason
@@ -107,11 +110,17 @@ func (o *owner) result(c *cell) Result {
 	res := Result{Duration: time.Since(c.started), Restarted: c.restarted}
 	limit := o.r.cfg.outputLimit
 	if d := c.done; d != nil {
-		res.Stdout, res.StdoutTruncated = withCutMarker(d.Stdout, d.StdoutCut, limit)
-		res.Stderr, res.StderrTruncated = withCutMarker(d.Stderr, d.StderrCut, limit)
-		res.Exception = d.Exception
-		res.Changed = nilIfEmpty(d.Changed)
-		res.Restored = nilIfEmpty(d.Restored)
+		// The report comes from the child: its caps are enforced again here.
+		res.Stdout, res.StdoutTruncated = withCutMarker(capRunes(d.Stdout, limit, &d.StdoutCut), d.StdoutCut, limit)
+		res.Stderr, res.StderrTruncated = withCutMarker(capRunes(d.Stderr, limit, &d.StderrCut), d.StderrCut, limit)
+		if e := d.Exception; e != nil {
+			var ignored int64
+			res.Exception = &Exception{Type: capRunes(e.Type, maxNameLen, &ignored),
+				Message: capRunes(e.Message, limit, &ignored), Traceback: capRunes(e.Traceback, limit+100, &ignored)}
+		}
+		res.Changed, res.ChangedCut = capNames(d.Changed, int(max(d.ChangedCut, 0)))
+		res.Restored, _ = capNames(d.Restored, 0)
+		res.Threads = int(max(d.Threads, 0))
 	}
 	timeout := o.r.cfg.timeout
 	switch {
@@ -142,9 +151,43 @@ func withCutMarker(kept string, cut int64, limit int) (string, bool) {
 	return kept + fmt.Sprintf("\n[... %d more characters cut: output is limited to %d characters per cell]", cut, limit), true
 }
 
-func nilIfEmpty(s []string) []string {
-	if len(s) == 0 {
-		return nil
+// Caps of the names a cell reports, as the bootstrap applies them.
+const (
+	maxNames   = 1000
+	maxNameLen = 203 // 200 characters and "..."
+)
+
+// capNames keeps at most maxNames names of at most maxNameLen characters,
+// nil for none, and adds the names dropped to cut.
+func capNames(names []string, cut int) ([]string, int) {
+	if len(names) == 0 {
+		return nil, cut
 	}
-	return s
+	if len(names) > maxNames {
+		cut += len(names) - maxNames
+		names = names[:maxNames]
+	}
+	for i, n := range names {
+		var ignored int64
+		names[i] = capRunes(n, maxNameLen, &ignored)
+	}
+	return names, cut
+}
+
+// capRunes returns the first n characters of s, adding those it drops to
+// cut.
+func capRunes(s string, n int, cut *int64) string {
+	if len(s) <= n { // bytes >= characters
+		return s
+	}
+	i, count := 0, 0
+	for i < len(s) && count < n {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		count++
+	}
+	if i < len(s) {
+		*cut += int64(utf8.RuneCountInString(s[i:]))
+	}
+	return s[:i]
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -61,6 +62,7 @@ type childInit struct {
 	Display      bool        `json:"display,omitempty"`
 	MessageLimit int         `json:"message_limit"`
 	Limits       childLimits `json:"limits"`
+	Confine      confinePlan `json:"confine"`
 }
 
 type childLimits struct {
@@ -75,15 +77,24 @@ type childLimits struct {
 // reader that turns the child's output channel into frames, a writer that
 // drains a queue into its input channel (so that the owner never blocks on a
 // full pipe), a drain for its stdout and stderr descriptors, and a reaper.
+//
+// In its own pid namespace the process the host started is the namespace's
+// init, which forks the REPL and relays its wait status through a pipe of
+// its own (see be_init in bootstrap.py); pid is always the host's view of
+// the process started, whose death ends everything in the namespace.
 type child struct {
 	cmd   *exec.Cmd
 	pid   int
 	magic [8]byte
 	limit int
+	plan  sandboxPlan
+	hello *childMsg
 
 	toChild   *os.File
 	fromChild *os.File
 	output    *os.File // read end of the child's fd 1 and 2
+	status    *os.File // read end of the init's status pipe
+	cgroup    *processCgroup
 
 	frames  chan frame // closed when the channel from the child ends
 	readErr error      // why frames was closed; read after it is closed
@@ -96,17 +107,30 @@ type child struct {
 	killedAlive bool          // kill found the process still running
 	exited      chan struct{} // closed once the process is reaped
 	state       *os.ProcessState
+	relayed     *syscall.WaitStatus // the REPL's status, relayed by the init
 
 	stop      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 }
 
+// launchSpec is what a new process needs.
+type launchSpec struct {
+	interp interpreter
+	dir    string
+	env    []string
+	init   childInit
+	plan   sandboxPlan
+	log    *slog.Logger
+}
+
 // launch starts the interpreter, sends it the bootstrap and init, and waits
-// for its hello.
-func launch(ctx context.Context, interp interpreter, dir string, env []string, init childInit, log *slog.Logger) (*child, error) {
+// for its hello. When the new namespaces cannot be made, a best-effort plan
+// starts the process without them.
+func launch(ctx context.Context, spec launchSpec) (*child, error) {
 	c := &child{
-		limit:  init.MessageLimit,
+		limit:  spec.init.MessageLimit,
+		plan:   spec.plan,
 		frames: make(chan frame),
 		exited: make(chan struct{}),
 		stop:   make(chan struct{}),
@@ -115,35 +139,15 @@ func launch(ctx context.Context, interp interpreter, dir string, env []string, i
 	if _, err := rand.Read(c.magic[:]); err != nil {
 		return nil, fmt.Errorf("repl: start: %w", err)
 	}
-
-	// Host to child, child to host, and the child's stdout and stderr; each
-	// pair is {read end, write end}.
-	pipes, err := openPipes(3)
-	if err != nil {
-		return nil, fmt.Errorf("repl: start: %w", err)
+	if err := c.start(spec.interp, spec.dir, spec.env); err != nil {
+		if !errors.Is(err, ErrIsolation) || c.plan.level == IsolationStrict {
+			return nil, err
+		}
+		c.plan.namespaces = false
+		if err := c.start(spec.interp, spec.dir, spec.env); err != nil {
+			return nil, err
+		}
 	}
-	childEnds := []*os.File{pipes[0][0], pipes[1][1], pipes[2][1]}
-	c.toChild, c.fromChild, c.output = pipes[0][1], pipes[1][0], pipes[2][0]
-	setPipeSize(c.toChild)
-	setPipeSize(c.fromChild)
-
-	c.cmd = exec.Command(interp.executable, "-I", "-S", "-B", "-c", stub)
-	c.cmd.Dir = dir
-	c.cmd.Env = env
-	c.cmd.Stdout = pipes[2][1]
-	c.cmd.Stderr = pipes[2][1]
-	c.cmd.ExtraFiles = childEnds[:2] // descriptors 3 and 4
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true,            // its own process group, killed as a whole
-		Pdeathsig: syscall.SIGKILL, // and dies with the host
-	}
-	err = c.cmd.Start()
-	closeFiles(childEnds) // the child has its copies
-	if err != nil {
-		closeFiles([]*os.File{c.toChild, c.fromChild, c.output})
-		return nil, fmt.Errorf("%w: start %s: %w", ErrNoPython, interp.executable, err)
-	}
-	c.pid = c.cmd.Process.Pid
 
 	c.wg.Add(4)
 	go c.reap()
@@ -154,19 +158,98 @@ func launch(ctx context.Context, interp interpreter, dir string, env []string, i
 	src := make([]byte, 4, 4+len(bootstrapSource))
 	binary.BigEndian.PutUint32(src, uint32(len(bootstrapSource)))
 	c.queue.push(outFrame{raw: append(src, bootstrapSource...)})
-	header, err := json.Marshal(init)
-	if err != nil {
-		c.close()
-		return nil, fmt.Errorf("repl: start: %w", err)
+	self := c.pid
+	if c.plan.namespaces {
+		self = 2 // the first process the init forks
 	}
-	c.queue.push(outFrame{header: header})
-
-	if err := c.awaitHello(ctx); err != nil {
+	init := spec.init
+	confine, err := c.plan.confinement(init.Scratch, self)
+	if err == nil {
+		init.Confine = confine
+		var header []byte
+		if header, err = json.Marshal(init); err == nil {
+			c.queue.push(outFrame{header: header})
+			err = c.awaitHello(ctx)
+		}
+	}
+	if err != nil {
 		c.close()
 		return nil, err
 	}
-	log.Debug("repl: python started", "pid", c.pid, "executable", interp.executable, "version", interp.version)
+	spec.log.Debug("repl: python started", "pid", c.pid, "executable", spec.interp.executable, "version", spec.interp.version)
 	return c, nil
+}
+
+// start starts the process, in new namespaces if the plan says so.
+func (c *child) start(interp interpreter, dir string, env []string) error {
+	// Host to child, child to host, the child's stdout and stderr, and the
+	// init's status; each pair is {read end, write end}.
+	pipes, err := openPipes(4)
+	if err != nil {
+		return fmt.Errorf("repl: start: %w", err)
+	}
+	childEnds := []*os.File{pipes[0][0], pipes[1][1], pipes[3][1], pipes[2][1]}
+	hostEnds := []*os.File{pipes[0][1], pipes[1][0], pipes[2][0], pipes[3][0]}
+	c.cmd = exec.Command(interp.executable, "-I", "-S", "-B", "-c", stub)
+	c.cmd.Dir = dir
+	c.cmd.Env = env
+	c.cmd.Stdout = pipes[2][1]
+	c.cmd.Stderr = pipes[2][1]
+	c.cmd.ExtraFiles = childEnds[:3] // descriptors 3, 4 and 5
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid:   true,            // its own process group, killed as a whole
+		Pdeathsig: syscall.SIGKILL, // and dies with the host
+	}
+	if c.plan.namespaces {
+		namespaceAttr(c.cmd.SysProcAttr)
+	}
+	if c.plan.cgroupParent != "" && c.plan.noCgroup == "" {
+		cg, err := newProcessCgroup(c.plan.cgroupParent, c.plan.cgroupMemory, c.plan.cgroupTasks)
+		if err != nil {
+			closeFiles(childEnds)
+			closeFiles(hostEnds)
+			if c.plan.level == IsolationStrict {
+				return fmt.Errorf("%w: %w", ErrIsolation, err)
+			}
+			c.plan.noCgroup = err.Error()
+			return c.start(interp, dir, env)
+		}
+		cg.attach(c.cmd.SysProcAttr)
+		c.cgroup = cg
+		c.plan.cgroupDir = cg.dir
+	}
+	err = c.cmd.Start()
+	closeFiles(childEnds) // the child has its copies
+	c.cgroup.started()
+	if err != nil {
+		closeFiles(hostEnds)
+		c.cgroup.remove()
+		c.cgroup, c.plan.cgroupDir = nil, ""
+		if c.plan.namespaces && !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.EACCES) {
+			// clone refused the namespaces (EPERM, EINVAL, ENOSPC...), not
+			// the interpreter missing or unrunnable.
+			c.plan.noNamespaces = err.Error()
+			return fmt.Errorf("%w: start in new namespaces: %w", ErrIsolation, err)
+		}
+		return fmt.Errorf("%w: start %s: %w", ErrNoPython, interp.executable, err)
+	}
+	c.toChild, c.fromChild, c.output, c.status = hostEnds[0], hostEnds[1], hostEnds[2], hostEnds[3]
+	setPipeSize(c.toChild)
+	setPipeSize(c.fromChild)
+	c.pid = c.cmd.Process.Pid
+	return nil
+}
+
+// readStatus reads the wait status the init relayed, if any. It is called
+// once the process is reaped: every holder of the pipe is gone, so the read
+// does not wait.
+func (c *child) readStatus() {
+	var buf [4]byte
+	if _, err := io.ReadFull(c.status, buf[:]); err == nil {
+		ws := syscall.WaitStatus(binary.BigEndian.Uint32(buf[:]))
+		c.relayed = &ws
+	}
+	io.Copy(io.Discard, io.LimitReader(c.status, 1<<10))
 }
 
 func (c *child) awaitHello(ctx context.Context) error {
@@ -182,8 +265,9 @@ func (c *child) awaitHello(ctx context.Context) error {
 		}
 		msg, err := parseMessage(f)
 		if err != nil || msg.Op != "hello" {
-			return fmt.Errorf("repl: start: unexpected first message from python: %q", f.header)
+			return fmt.Errorf("repl: start: unexpected first message from python: %.200q", f.header)
 		}
+		c.hello = msg
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("repl: start: %w", ctx.Err())
@@ -226,6 +310,7 @@ func (c *child) close() {
 		c.toChild.Close()
 		c.fromChild.Close()
 		c.output.Close()
+		c.status.Close()
 	})
 	c.wg.Wait()
 }
@@ -242,6 +327,8 @@ func (c *child) reap() {
 	c.mu.Unlock()
 	_ = c.cmd.Wait()
 	c.state = c.cmd.ProcessState
+	c.readStatus()
+	c.cgroup.remove()
 	close(c.exited)
 }
 
@@ -324,24 +411,48 @@ func (c *child) drain() {
 
 // exitCode is the exit status after the process was reaped, or -1.
 func (c *child) exitCode() int {
-	<-c.exited
-	if c.state == nil {
+	ws, ok := c.waitStatus()
+	if !ok || !ws.Exited() {
 		return -1
 	}
-	return c.state.ExitCode()
+	return ws.ExitStatus()
+}
+
+// waitStatus is how the REPL process ended, once it was reaped: as its init
+// relayed it, else as the host saw it.
+func (c *child) waitStatus() (syscall.WaitStatus, bool) {
+	<-c.exited
+	if c.relayed != nil {
+		return *c.relayed, true
+	}
+	if c.state == nil {
+		return 0, false
+	}
+	ws, ok := c.state.Sys().(syscall.WaitStatus)
+	return ws, ok
+}
+
+// settle gives a process whose channel ended up to d to exit by itself, so
+// that its own end (and its init's report of it) is what failure describes.
+func (c *child) settle(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.exited:
+	case <-t.C:
+	}
 }
 
 // failure describes why the process ended, with the Exception.Type a cell
 // reports for it; call it after close.
 func (c *child) failure() (excType, why string) {
-	<-c.exited
+	ws, ok := c.waitStatus()
 	if errors.Is(c.readErr, errProtocol) {
 		return "ProtocolError", "corrupted the channel to the host (" + c.readErr.Error() + ")"
 	}
-	if c.state == nil {
+	if !ok {
 		return "ProcessExit", "ended"
 	}
-	ws, _ := c.state.Sys().(syscall.WaitStatus)
 	switch {
 	case ws.Signaled() && ws.Signal() == syscall.SIGXCPU:
 		return "TimeoutError", "exceeded its CPU time limit"

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // A frame is one message on the channel between the host and the child, in
@@ -46,15 +49,34 @@ func readFrame(r io.Reader, magic [8]byte, limit int) (frame, error) {
 	if uint64(hlen)+uint64(blen) > uint64(limit) || hlen == 0 {
 		return frame{}, fmt.Errorf("%w: frame of %d+%d bytes (limit %d)", errProtocol, hlen, blen, limit)
 	}
-	buf := make([]byte, int(hlen)+int(blen))
-	if _, err := io.ReadFull(r, buf); err != nil {
+	// Two allocations, so that the header can be freed once decoded while
+	// the values keep the blob.
+	f := frame{header: make([]byte, hlen)}
+	if _, err := io.ReadFull(r, f.header); err != nil {
 		return frame{}, fmt.Errorf("%w: truncated frame: %w", errProtocol, err)
 	}
-	f := frame{header: buf[:hlen]}
 	if blen > 0 {
-		f.blob = buf[hlen:]
+		f.blob = make([]byte, blen)
+		if _, err := io.ReadFull(r, f.blob); err != nil {
+			return frame{}, fmt.Errorf("%w: truncated frame: %w", errProtocol, err)
+		}
 	}
 	return f, nil
+}
+
+// blobString returns the text of a frame's blob without copying it: a blob
+// is never written once read, and the string is the only thing that keeps
+// it. Invalid UTF-8 (lone surrogates Python wrote with surrogatepass) is
+// replaced by U+FFFD, in a copy.
+func blobString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	s := unsafe.String(&b[0], len(b))
+	if !utf8.ValidString(s) {
+		return strings.ToValidUTF8(s, string(utf8.RuneError))
+	}
+	return s
 }
 
 // outFrame is a frame on its way to the child. The blob is a string so that a

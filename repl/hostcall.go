@@ -11,8 +11,15 @@ import (
 type callResult struct {
 	cell  *cell
 	gen   uint64
+	size  int // of the call's message
 	frame outFrame
 }
+
+// inflightLimit bounds the messages of the host calls a REPL serves at once,
+// in multiples of the message limit: each holds its frame and its decoded
+// arguments, so threads that each send a large call cannot multiply the
+// host's memory.
+const inflightLimit = 4
 
 // dispatchCall runs a host call from Python in a goroutine. Calls that come
 // while no cell runs (from a thread a cell left behind) are refused.
@@ -25,16 +32,21 @@ func (o *owner) dispatchCall(msg *childMsg) {
 	case c.stop != notStopped:
 		o.child.send(retErrorFrame(msg.ID, fmt.Sprintf("repl: host function %s called while the cell is being interrupted", msg.Name)))
 		return
+	case c.inflightBytes > 0 && c.inflightBytes+msg.size > inflightLimit*o.r.cfg.messageLimit:
+		o.child.send(retErrorFrame(msg.ID, fmt.Sprintf("repl: host function %s refused: the host calls in flight already hold %d bytes of messages", msg.Name, c.inflightBytes)))
+		return
 	}
 	c.inflight++
+	c.inflightBytes += msg.size
 	gen := o.gen
 	go func() {
-		o.calls <- callResult{cell: c, gen: gen, frame: o.r.serveCall(c.callCtx, msg)}
+		o.calls <- callResult{cell: c, gen: gen, size: msg.size, frame: o.r.serveCall(c.callCtx, msg)}
 	}()
 }
 
 func (o *owner) finishCall(res callResult) {
 	res.cell.inflight--
+	res.cell.inflightBytes -= res.size
 	if o.child != nil && res.gen == o.gen {
 		o.child.send(res.frame) // also when the cell is over: a thread of it may wait
 	}
@@ -56,7 +68,7 @@ func (r *REPL) invoke(ctx context.Context, msg *childMsg) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("repl: no batched host function %s", msg.Name)
 		}
-		return runBatch(ctx, msg.Name, bf, fromJSONList(msg.Items))
+		return runBatch(ctx, msg.Name, bf, msg.Items)
 	}
 	fn, ok := r.cfg.funcs[msg.Name]
 	if !ok {
@@ -64,16 +76,9 @@ func (r *REPL) invoke(ctx context.Context, msg *childMsg) (any, error) {
 	}
 	var kwargs map[string]any
 	if len(msg.Kwargs) > 0 {
-		kwargs = fromJSON(msg.Kwargs).(map[string]any)
+		kwargs = msg.Kwargs
 	}
-	return callFunc(ctx, msg.Name, fn, fromJSONList(msg.Args), kwargs)
-}
-
-func fromJSONList(items []any) []any {
-	for i := range items {
-		items[i] = fromJSON(items[i])
-	}
-	return items
+	return callFunc(ctx, msg.Name, fn, msg.Args, kwargs)
 }
 
 // callFunc calls fn, turning a panic into an error: a bug in a host function

@@ -53,8 +53,8 @@ func TestSeedLoopCountsDiceRollsInATranscript(t *testing.T) {
 				assert.Equal(t, "Count all dice rolls in this section", args[1])
 				return count(ctx, args, kwargs)
 			}))
-			require.NoError(t, r.Set("context", doc))
-			require.NoError(t, r.Set("prompt", doc))
+			require.NoError(t, r.Set(testContext(t), "context", doc))
+			require.NoError(t, r.Set(testContext(t), "prompt", doc))
 
 			res := run(t, r, seedLoop)
 
@@ -343,7 +343,7 @@ func TestGetAndSetFromAHostFunction(t *testing.T) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, r.Set("final_answer", v)
+			return nil, r.Set(ctx, "final_answer", v)
 		}),
 		repl.WithFunc("nested_exec", func(ctx context.Context, _ []any, _ map[string]any) (any, error) {
 			_, err := r.Exec(ctx, "1")
@@ -361,4 +361,30 @@ func TestGetAndSetFromAHostFunction(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, res.Exception, "an Exec from inside a cell fails instead of deadlocking")
 	assert.Equal(t, "HostError", res.Exception.Type)
+}
+
+// A list of many tiny items would cost the host far more than its message
+// as Go values: the call fails with a clear error before the memory is
+// spent, and the process goes on.
+func TestHostCallTooLargeToDecode(t *testing.T) {
+	t.Parallel()
+	called := false
+	r := start(t, repl.WithFunc("take", func(context.Context, []any, map[string]any) (any, error) {
+		called = true
+		return nil, nil
+	}))
+	res, err := r.Exec(testContext(t), "take(['a'] * 4_000_000)") // 20 MB of JSON
+	require.NoError(t, err)
+	require.NotNil(t, res.Exception)
+	assert.Equal(t, "HostError", res.Exception.Type)
+	assert.Contains(t, res.Exception.Message, "too large")
+	assert.False(t, res.Restarted)
+	assert.False(t, called)
+	res = run(t, r, "take(['a'] * 1000)\nprint('ok')")
+	assert.Equal(t, "ok\n", res.Stdout)
+	assert.True(t, called)
+
+	run(t, r, "huge = [0.5] * 3_000_000")
+	_, err = r.Get(testContext(t), "huge")
+	assert.ErrorContains(t, err, "too large")
 }

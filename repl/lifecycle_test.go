@@ -17,15 +17,17 @@ import (
 	"github.com/go-rlm/rlm/repl"
 )
 
-// pidOf returns the pid of the REPL's current Python process. It only
-// asserts, so that goroutines other than the test's may call it.
+// pidOf returns the pid, as the host sees it, of the REPL's current Python
+// process (the init of its pid namespace, whose process group holds the
+// REPL too). It only asserts, so that goroutines other than the test's may
+// call it.
 func pidOf(t *testing.T, r *repl.REPL) int {
 	t.Helper()
 	res, err := r.Exec(context.Background(), "import os\nprint(os.getpid())")
 	assert.NoError(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(res.Stdout))
+	_, err = strconv.Atoi(strings.TrimSpace(res.Stdout))
 	assert.NoError(t, err, "%+v", res)
-	return pid
+	return repl.HostPID(r)
 }
 
 // processState returns the state letter of pid and its parent, or "" if it
@@ -62,6 +64,23 @@ func processGroup(pgid int) []int {
 	return members
 }
 
+// inPidNamespace lists the processes in the pid namespace ns (as
+// /proc/PID/ns/pid names it).
+func inPidNamespace(ns string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var members []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err == nil && link == ns {
+			members = append(members, pid)
+		}
+	}
+	return members
+}
+
 // eventually polls cond for up to a generous deadline: it waits for the
 // kernel and the runtime to catch up, it does not measure speed.
 func eventually(cond func() bool) bool {
@@ -78,7 +97,8 @@ func eventually(cond func() bool) bool {
 // Not parallel, so that the goroutine count is this test's alone. Several
 // REPLs run side by side, go through every kind of restart, and are closed:
 // afterwards no Python process of theirs remains (not even a zombie), no
-// process is left in their process groups, and no goroutine is left over.
+// process is left in their process groups or their pid namespaces, and no
+// goroutine is left over.
 func TestCloseLeavesNoProcessesOrGoroutines(t *testing.T) {
 	runtime.GC()
 	baseline := runtime.NumGoroutine()
@@ -87,10 +107,14 @@ func TestCloseLeavesNoProcessesOrGoroutines(t *testing.T) {
 	var (
 		mu   sync.Mutex
 		pids []int
+		nss  []string
 	)
 	record := func(pid int) {
 		mu.Lock()
 		pids = append(pids, pid)
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err == nil {
+			nss = append(nss, ns)
+		}
 		mu.Unlock()
 	}
 	var wg sync.WaitGroup
@@ -105,7 +129,7 @@ func TestCloseLeavesNoProcessesOrGoroutines(t *testing.T) {
 				return
 			}
 			defer func() { assert.NoError(t, r.Close()) }()
-			assert.NoError(t, r.Set("context", strings.Repeat("roll ", 1000*(i+1))))
+			assert.NoError(t, r.Set(testContext(t), "context", strings.Repeat("roll ", 1000*(i+1))))
 
 			record(pidOf(t, r))
 			res, err := r.Exec(ctx, fmt.Sprintf("mine = %d\nprint(sub_call(context, 'q'), llm_query_batched([1, 2]))", i))
@@ -131,6 +155,14 @@ func TestCloseLeavesNoProcessesOrGoroutines(t *testing.T) {
 		state, ppid := processState(pid)
 		assert.False(t, state != "" && ppid == os.Getpid(), "process %d is still a child of the test (state %s)", pid, state)
 		assert.Empty(t, processGroup(pid), "process group %d is empty", pid)
+	}
+	own, err := os.Readlink("/proc/self/ns/pid")
+	require.NoError(t, err)
+	assert.NotEmpty(t, nss)
+	for _, ns := range nss {
+		if ns != own {
+			assert.Empty(t, inPidNamespace(ns), "pid namespace %s is empty", ns)
+		}
 	}
 	assert.True(t, eventually(func() bool { return runtime.NumGoroutine() <= baseline }),
 		"goroutines: %d before, %d after", baseline, runtime.NumGoroutine())

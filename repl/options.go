@@ -28,6 +28,9 @@ type config struct {
 	readPaths      []string
 	envAllow       []string
 	scratchDir     string
+	scratchQuota   int64
+	isolation      Isolation
+	cgroup         string
 	logger         *slog.Logger
 }
 
@@ -55,6 +58,7 @@ func defaultConfig() config {
 		maxOpenFiles:   DefaultMaxOpenFiles,
 		maxFileSize:    DefaultMaxFileSize,
 		messageLimit:   DefaultMessageLimit,
+		scratchQuota:   DefaultScratchQuota,
 		logger:         slog.Default(),
 	}
 }
@@ -80,6 +84,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("repl: start: message limit %d is below 64 KiB", c.messageLimit)
 	case c.interruptGrace <= 0:
 		return fmt.Errorf("repl: start: interrupt grace %v is not positive", c.interruptGrace)
+	case c.isolation < IsolationBestEffort || c.isolation > IsolationHookOnly:
+		return fmt.Errorf("repl: start: unknown isolation level %d", int(c.isolation))
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()

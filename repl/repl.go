@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,8 +45,10 @@ type Result struct {
 	// Exception is nil when the cell ran to completion.
 	Exception *Exception
 	// Changed lists the names of user variables the cell defined or rebound,
-	// sorted.
-	Changed []string
+	// sorted: at most 1000 names of at most 200 characters (then "...").
+	// ChangedCut counts the names left out.
+	Changed    []string
+	ChangedCut int
 	// Restored lists protected names (bound with Set, WithFunc, WithBatchFunc or
 	// defined by WithPrelude) that the cell rebound or deleted and that were
 	// put back, sorted.
@@ -58,6 +62,11 @@ type Result struct {
 	// exited): protected names are bound again, other variables are lost.
 	// sys.exit() in a cell is only a SystemExit exception.
 	Restarted bool
+	// Threads counts the threads the cell started that were still running
+	// when it ended. They go on running in the process, but what they print
+	// is dropped (it never reaches a later cell's output) and their host
+	// calls are refused.
+	Threads int
 	// Duration is the wall time of the cell.
 	Duration time.Duration
 }
@@ -80,6 +89,14 @@ type REPL struct {
 	// by Close.
 	ownScratch bool
 	readRoots  []string
+	// cgroupParent is the cgroup v2 directory under which each process gets
+	// a cgroup, "" for none; cgroupErr says why WithCgroup's is unusable.
+	cgroupParent string
+	cgroupErr    error
+
+	current atomic.Pointer[processInfo] // the live process, nil between processes
+	last    atomic.Pointer[processInfo] // the last process started
+	warned  atomic.Bool                 // the best-effort warning was logged
 
 	cellSlot chan struct{} // holds a token while an Exec is in progress
 	reqs     chan *request // to the owner goroutine
@@ -116,7 +133,8 @@ func Start(ctx context.Context, opts ...Option) (*REPL, error) {
 	if err := r.makeScratch(); err != nil {
 		return nil, err
 	}
-	r.readRoots = readRoots(r.scratch, interp.path, cfg.readPaths)
+	r.readRoots = readRoots(r.scratch, slices.Concat(interp.path, cfg.readPaths, existingPaths(systemReadPaths)))
+	r.chooseCgroup()
 	r.life, r.stop = context.WithCancel(context.Background())
 	o := newOwner(r)
 	if err := o.ensureChild(ctx); err != nil {
@@ -135,9 +153,12 @@ func Start(ctx context.Context, opts ...Option) (*REPL, error) {
 // type, nil, or a slice, array or string-keyed map of those; structs go
 // through encoding/json. A string equal to one already bound under another
 // name is shared with it in Python rather than sent again. Set waits until
-// Python has the value; it may be called while a cell runs, from a host
-// function included, and the cell then sees the new value.
-func (r *REPL) Set(name string, value any) error {
+// Python has the value, or until ctx ends: the binding is recorded at once
+// and is in place in any process started later, so an error from ctx says
+// only that the live process may not have it yet. Set may be called while a
+// cell runs, from a host function included, and the cell then sees the new
+// value.
+func (r *REPL) Set(ctx context.Context, name string, value any) error {
 	if r == nil {
 		return ErrClosed
 	}
@@ -154,14 +175,20 @@ func (r *REPL) Set(name string, value any) error {
 	if err != nil {
 		return fmt.Errorf("repl: set %s: %w", name, err)
 	}
-	resp := r.do(context.Background(), &request{kind: reqSet, binding: b})
+	resp := r.do(ctx, &request{kind: reqSet, ctx: ctx, binding: b})
 	return resp.err
 }
 
 // Get returns the value of a Python variable converted to the Go kinds listed
-// at [Func]; values of other types come back as their str(). A missing name
+// at [Func]. Get never runs Python code of the cell's (a __str__, an __eq__,
+// a dict subclass's items): only values of exact built-in types are
+// converted. Sets come back as lists; bytes, complex numbers, ranges, classes
+// and functions as their repr(); integers beyond int64 and non-finite floats
+// as their text; any other object as a placeholder naming its type, such as
+// "<Counter object>" (print it in a cell to read its str()). A missing name
 // gives an error wrapping [ErrUndefined]. Get may be called while a cell
-// runs (from a host function included) and sees the variable as it is then.
+// runs (from a host function included) and sees the variable as it is then;
+// it waits for the process until ctx ends.
 func (r *REPL) Get(ctx context.Context, name string) (any, error) {
 	if r == nil {
 		return nil, ErrClosed
@@ -204,13 +231,62 @@ func (r *REPL) Exec(ctx context.Context, code string) (Result, error) {
 	return resp.result, resp.err
 }
 
-// Scratch returns the working directory of the Python process: the only
-// directory it may write, which the host may read and fill.
+// Scratch returns the path at which the host reaches the working directory
+// of the Python process: the only directory it may write, which the host may
+// read and fill.
+//
+// When the scratch directory is a private tmpfs ([Layers].DiskQuota > 0) it
+// exists only in the process's mount namespace: the path is then under
+// /proc/PID/root, valid while that process lives, and the files in it end
+// with the process, as its variables do (call Scratch again after
+// Result.Restarted). Otherwise it is the directory itself, which outlives
+// restarts.
 func (r *REPL) Scratch() string {
 	if r == nil {
 		return ""
 	}
+	if p := r.current.Load(); p != nil && p.layers.DiskQuota > 0 {
+		return filepath.Join(fmt.Sprintf("/proc/%d/root", p.pid), r.scratch)
+	}
 	return r.scratch
+}
+
+// Layers reports the isolation of the current Python process (or of the
+// last one, between a process's death and the next call that starts one).
+func (r *REPL) Layers() Layers {
+	if r == nil {
+		return Layers{}
+	}
+	if p := r.current.Load(); p != nil {
+		return p.layers
+	}
+	if p := r.last.Load(); p != nil {
+		return p.layers
+	}
+	return Layers{}
+}
+
+// processInfo describes a live Python process.
+type processInfo struct {
+	pid    int // as the host sees it
+	layers Layers
+}
+
+// checkLayers refuses a process that misses a layer under the strict level,
+// and logs the one warning of the best-effort level.
+func (r *REPL) checkLayers(l Layers) error {
+	if len(l.Missing) == 0 {
+		return nil
+	}
+	switch r.cfg.isolation {
+	case IsolationStrict:
+		return fmt.Errorf("%w: %s", ErrIsolation, strings.Join(l.Missing, "; "))
+	case IsolationBestEffort:
+		if !r.warned.Swap(true) {
+			r.log.Warn("repl: kernel isolation incomplete: Python code is contained only partly", "missing", strings.Join(l.Missing, "; "), "in_force", l.String())
+		}
+	}
+	return nil
 }
 
 // Close kills and reaps the child process. It is safe to call more than once.
@@ -293,10 +369,11 @@ func (r *REPL) removeScratch() error {
 }
 
 // readRoots lists the directories Python may read: its scratch directory,
-// its own installation (sys.path) and the configured paths, resolved.
-func readRoots(scratch string, sysPath, extra []string) []string {
+// then the paths given (its own installation, the configured paths, the
+// system's libraries), resolved.
+func readRoots(scratch string, paths []string) []string {
 	roots := []string{scratch}
-	for _, p := range slices.Concat(sysPath, extra) {
+	for _, p := range paths {
 		if !filepath.IsAbs(p) {
 			if abs, err := filepath.Abs(p); err == nil {
 				p = abs

@@ -25,7 +25,7 @@ func Example() {
 	defer r.Close()
 
 	doc := "Matt: Travis rolls.\nTravis: 17.\nMatt: Laura rolls.\nLaura: 3.\n"
-	if err := r.Set("context", doc); err != nil {
+	if err := r.Set(ctx, "context", doc); err != nil {
 		log.Fatal(err)
 	}
 	res, err := r.Exec(ctx, `

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,7 +94,7 @@ func TestSetAndGetConvertValues(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			require.NoError(t, r.Set("v", tc.in))
+			require.NoError(t, r.Set(testContext(t), "v", tc.in))
 			res := run(t, r, "print(type(v).__name__)\nprint(repr(v))")
 			assert.Equal(t, tc.pyType+"\n"+tc.pyRepr+"\n", res.Stdout)
 			got, err := r.Get(ctx, "v")
@@ -103,13 +104,29 @@ func TestSetAndGetConvertValues(t *testing.T) {
 	}
 
 	// Python values without a JSON form come back as described at Func.
-	run(t, r, "big = 2**70\nnan = float('nan')\nwords = {'a', 'b'} and ('x', 'y')\nobj = object\nkeys = {1: 'one'}")
+	run(t, r, `big = 2**70
+nan = float('nan')
+words = {'a', 'b'} and ('x', 'y')
+obj = object
+keys = {1: 'one', None: 2, (1, 2): 3}
+names = {'only'}
+raw = b'\x00b'
+class Loud:
+    def __str__(self):
+        while True: pass
+    __repr__ = __str__
+loud = [Loud(), 1]`)
 	for name, want := range map[string]any{
 		"big":   "1180591620717411303424",
 		"nan":   "nan",
 		"words": []any{"x", "y"},
 		"obj":   "<class 'object'>",
-		"keys":  map[string]any{"1": "one"},
+		"keys":  map[string]any{"1": "one", "null": int64(2), "<tuple object>": int64(3)},
+		"names": []any{"only"},
+		"raw":   `b'\x00b'`,
+		// Get never runs the cell's code: an object comes back as a
+		// placeholder, not as its str().
+		"loud": []any{"<Loud object>", int64(1)},
 	} {
 		got, err := r.Get(ctx, name)
 		require.NoError(t, err, name)
@@ -124,9 +141,9 @@ func TestSetRejectsBadNamesAndValues(t *testing.T) {
 	t.Parallel()
 	r := start(t, repl.WithFunc("sub_call", countWord("x")))
 	for _, name := range []string{"", "1abc", "with space", "class", "__builtins__", "sub_call", "naïve"} {
-		assert.Error(t, r.Set(name, "v"), "name %q", name)
+		assert.Error(t, r.Set(testContext(t), name, "v"), "name %q", name)
 	}
-	assert.Error(t, r.Set("ch", make(chan int)), "a channel has no Python form")
+	assert.Error(t, r.Set(testContext(t), "ch", make(chan int)), "a channel has no Python form")
 	_, err := r.Get(testContext(t), "not-a-name")
 	assert.Error(t, err)
 }
@@ -137,8 +154,8 @@ func TestLargeDocumentBoundOnceUnderTwoNames(t *testing.T) {
 	t.Parallel()
 	doc := strings.Repeat("Matt: Roll for initiative.\nLaura: 17.\n", 130_000) // about 5 MB
 	r := start(t)
-	require.NoError(t, r.Set("context", doc))
-	require.NoError(t, r.Set("prompt", doc))
+	require.NoError(t, r.Set(testContext(t), "context", doc))
+	require.NoError(t, r.Set(testContext(t), "prompt", doc))
 	res := run(t, r, "print(len(context), context is prompt, context.count('Roll'))")
 	assert.Equal(t, fmt.Sprintf("%d True %d\n", len(doc), strings.Count(doc, "Roll")), res.Stdout)
 
@@ -156,7 +173,7 @@ func TestLargeDocumentBoundOnceUnderTwoNames(t *testing.T) {
 func TestProtectedNamesAreRestored(t *testing.T) {
 	t.Parallel()
 	r := start(t, repl.WithFunc("sub_call", countWord("roll")))
-	require.NoError(t, r.Set("context", "roll roll"))
+	require.NoError(t, r.Set(testContext(t), "context", "roll roll"))
 	res := run(t, r, "context = 'nothing'\nsub_call = lambda *a: '0'\nmine = 1")
 	assert.Equal(t, []string{"context", "sub_call"}, res.Restored)
 	assert.Equal(t, []string{"mine"}, res.Changed, "protected names are not reported as changed")
@@ -241,7 +258,7 @@ func TestClosedREPL(t *testing.T) {
 	assert.ErrorIs(t, err, repl.ErrClosed)
 	_, err = r.Get(testContext(t), "x")
 	assert.ErrorIs(t, err, repl.ErrClosed)
-	assert.ErrorIs(t, r.Set("x", 1), repl.ErrClosed)
+	assert.ErrorIs(t, r.Set(testContext(t), "x", 1), repl.ErrClosed)
 
 	var nilREPL *repl.REPL
 	assert.NoError(t, nilREPL.Close())
@@ -296,4 +313,43 @@ func TestOutputIsCapped(t *testing.T) {
 
 func pyString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// A key a cell plants in its namespace, a str subclass with the hash of a
+// name and an __eq__ that never returns, cannot stall Get while the cell
+// runs, nor Set after it: the bridge never compares it.
+func TestPlantedKeysCannotStallTheBridge(t *testing.T) {
+	t.Parallel()
+	r := start(t)
+	done := make(chan repl.Result, 1)
+	go func() {
+		res, err := r.Exec(testContext(t), `import time
+armed = [False]
+class Evil(str):
+    def __hash__(self):
+        return hash('target')
+    def __eq__(self, other):
+        while armed[0]: pass
+        return False
+target = 'value'
+globals()[Evil('planted')] = 1
+armed[0] = True
+time.sleep(1)`)
+		assert.NoError(t, err)
+		done <- res
+	}()
+	ctx, cancel := context.WithTimeout(testContext(t), 30*time.Second)
+	defer cancel()
+	require.True(t, eventually(func() bool {
+		v, err := r.Get(ctx, "armed")
+		return err == nil && fmt.Sprint(v) == "[true]"
+	}))
+	got, err := r.Get(ctx, "target")
+	require.NoError(t, err)
+	assert.Equal(t, "value", got)
+	res := <-done
+	require.Nil(t, res.Exception)
+	require.NoError(t, r.Set(ctx, "target", "new"))
+	res = run(t, r, "print(target, [k for k in globals() if type(k) is not str])")
+	assert.Equal(t, "new []\n", res.Stdout)
 }

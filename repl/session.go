@@ -3,9 +3,7 @@ package repl
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // One goroutine, the owner, holds each REPL's child process and all state
@@ -48,6 +46,10 @@ type response struct {
 	value  any
 	err    error
 }
+
+// processSettleTime is how long a process whose channel ended may take to
+// exit by itself before it is killed.
+const processSettleTime = 250 * time.Millisecond
 
 // startTimeout bounds a (re)start of the Python process whose context has
 // no deadline of its own.
@@ -175,6 +177,16 @@ func (o *owner) handleFrame(f frame) {
 		o.protocolError(err)
 		return
 	}
+	switch {
+	case msg.tooLarge && msg.Op == "call":
+		o.child.send(retErrorFrame(msg.ID, fmt.Sprintf("repl: the arguments of %s are too large: as Go values they would take more than %d bytes (send long text as one string, which travels raw)", msg.Name, decodeBudget(msg.size))))
+		return
+	case msg.tooLarge && msg.Op == "reply":
+		// handleReply reports it to the waiting request.
+	case msg.tooLarge:
+		o.protocolError(fmt.Errorf("%w: %s message too large to decode", errProtocol, msg.Op))
+		return
+	}
 	switch msg.Op {
 	case "reply":
 		o.handleReply(msg)
@@ -211,10 +223,12 @@ func (o *owner) handleReply(msg *childMsg) {
 		resp.err = fmt.Errorf("repl: %s %s: %w", req.kind, req.target(), ErrUndefined)
 	case msg.Error != "":
 		resp.err = fmt.Errorf("repl: %s %s: %s", req.kind, req.target(), msg.Error)
+	case msg.tooLarge:
+		resp.err = fmt.Errorf("repl: %s %s: %w", req.kind, req.target(), errTooLarge)
 	case req.kind == reqGet && msg.Blob:
-		resp.value = strings.ToValidUTF8(string(msg.blob), string(utf8.RuneError))
+		resp.value = blobString(msg.blob)
 	case req.kind == reqGet:
-		resp.value = fromJSON(msg.Value)
+		resp.value = msg.Value
 	}
 	req.reply <- resp
 }
@@ -248,8 +262,14 @@ func (o *owner) ensureChild(ctx context.Context) error {
 			FSize:  max(r.cfg.maxFileSize, 0),
 		},
 	}
-	c, err := launch(ctx, r.interp, r.scratch, childEnv(r.scratch, r.cfg.envAllow), init, r.log)
+	c, err := launch(ctx, launchSpec{interp: r.interp, dir: r.scratch, env: childEnv(r.scratch, r.cfg.envAllow),
+		init: init, plan: r.planSandbox(), log: r.log})
 	if err != nil {
+		return err
+	}
+	layers := c.plan.layers(c.hello.Layers)
+	if err := r.checkLayers(layers); err != nil {
+		c.close()
 		return err
 	}
 	if err := o.prepare(ctx, c); err != nil {
@@ -258,6 +278,9 @@ func (o *owner) ensureChild(ctx context.Context) error {
 	}
 	o.child = c
 	o.gen++
+	info := &processInfo{pid: c.pid, layers: layers}
+	r.current.Store(info)
+	r.last.Store(info)
 	return nil
 }
 
@@ -331,6 +354,7 @@ func (o *owner) await(ctx context.Context, c *child, handle func(*childMsg) (boo
 // childEnded handles the end of the channel from the child: it died, or it
 // broke the channel.
 func (o *owner) childEnded() {
+	o.child.settle(processSettleTime)
 	excType, why := o.retire("")
 	o.lose(excType, why)
 }
@@ -351,6 +375,7 @@ func (o *owner) dropChild(excType, why string) {
 func (o *owner) retire(reason string) (excType, why string) {
 	c := o.child
 	o.child = nil
+	o.r.current.Store(nil)
 	c.close()
 	if why = reason; why == "" {
 		excType, why = c.failure()

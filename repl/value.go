@@ -16,8 +16,8 @@ import (
 // Values cross the channel as JSON. Going to Python they are written by
 // appendValue rather than encoding/json so that a Go float stays a Python float
 // (json.Marshal writes 2.0 as 2) and NaN and infinities use the literals that
-// Python's json module reads. Coming back they are decoded with json.Number
-// (see parseMessage) and fromJSON, so that integers and floats stay apart.
+// Python's json module reads. Coming back they are decoded by jsonDecoder
+// (decode.go), which keeps integers and floats apart.
 
 const maxValueDepth = 200
 
@@ -231,30 +231,4 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
-}
-
-// fromJSON replaces json.Number by int64 or float64. An integer beyond int64
-// stays its decimal text, as Python's str() would give it.
-func fromJSON(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		s := string(x)
-		if !strings.ContainsAny(s, ".eE") {
-			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-				return n
-			}
-			return s
-		}
-		f, _ := strconv.ParseFloat(s, 64)
-		return f
-	case []any:
-		for i := range x {
-			x[i] = fromJSON(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = fromJSON(x[k])
-		}
-	}
-	return v
 }

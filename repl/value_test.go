@@ -70,7 +70,7 @@ func TestValuesFromPython(t *testing.T) {
 	assert.Equal(t, map[string]any{
 		"i": int64(3), "f": 3.0, "e": 1000.0, "big": "123456789012345678901234567890",
 		"neg": int64(math.MinInt64), "l": []any{true, nil, "s"},
-	}, fromJSON(m.Value))
+	}, m.Value)
 	_, err = parseMessage(frame{header: []byte(`{"op":"reply","value": `)})
 	assert.ErrorIs(t, err, errProtocol)
 }

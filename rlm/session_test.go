@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -110,19 +109,17 @@ func TestSessionKeepsREPLAcrossQuestions(t *testing.T) {
 
 func TestSessionREPLDiesBetweenQuestions(t *testing.T) {
 	controller := byQuestion(map[string][]string{
-		"q1": {code("import os", "kept = 1", "pid = os.getpid()", "print(pid)", "FINAL(pid)")},
+		"q1": {code("kept = 1", whoAmI, "FINAL('done')")},
 		"q2": {code("print(len(context_0), len(context), question)"), code("print(kept)"), "FINAL(done)"},
 	})
 	traj := &rlm.Trajectory{}
 	r, _ := newRLM(t, controller, nil, rlm.WithObserver(traj.Observer()))
 	s := newSession(t, r, smallDoc)
-	res, err := s.Ask(testContext(t), "q1")
+	_, err := s.Ask(testContext(t), "q1")
 	require.NoError(t, err)
-	pid, err := strconv.Atoi(res.Answer)
-	require.NoError(t, err)
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	killREPL(t, codeBlocks(traj)[0].Stdout)
 
-	res, err = s.Ask(testContext(t), "q2")
+	res, err := s.Ask(testContext(t), "q2")
 	require.NoError(t, err)
 	assert.Equal(t, "done", res.Answer)
 	assert.Equal(t, 1, res.Stats.REPLStarts, "the REPL was restarted")
@@ -157,19 +154,17 @@ func TestSessionQuestionFailsCleanlyWhenREPLCannotRestart(t *testing.T) {
 	scratch := filepath.Join(t.TempDir(), "scratch")
 	require.NoError(t, os.Mkdir(scratch, 0o755))
 	controller := byQuestion(map[string][]string{
-		"q1": {code("import os", "FINAL(os.getpid())")},
+		"q1": {code(whoAmI, "FINAL('done')")},
 		"q2": {"FINAL(never asked)"},
 		"q3": {code("FINAL(len(context))")},
 	})
-	r, _ := newRLM(t, controller, nil, rlm.WithREPLOptions(repl.WithScratchDir(scratch)))
+	r, traj := newRLM(t, controller, nil, rlm.WithREPLOptions(repl.WithScratchDir(scratch)))
 	s := newSession(t, r, smallDoc)
 	res, err := s.Ask(testContext(t), "q1")
 	require.NoError(t, err)
-	pid, err := strconv.Atoi(res.Answer)
-	require.NoError(t, err)
 
 	require.NoError(t, os.Rename(scratch, scratch+".away"))
-	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	killREPL(t, codeBlocks(traj)[0].Stdout)
 	baseline := runtime.NumGoroutine()
 	res, err = s.Ask(testContext(t), "q2")
 	require.Error(t, err, "the question fails")

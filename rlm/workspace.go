@@ -43,13 +43,13 @@ func startWorkspace(ctx context.Context, cfg *config, log *slog.Logger, docs []s
 	}
 	ws.repl = r
 	for i, doc := range docs {
-		if err := ws.set(contextName(i), doc); err != nil {
+		if err := ws.set(ctx, contextName(i), doc); err != nil {
 			r.Close()
 			return nil, err
 		}
 	}
 	for _, name := range []string{"context", "prompt"} {
-		if err := ws.set(name, docs[0]); err != nil {
+		if err := ws.set(ctx, name, docs[0]); err != nil {
 			r.Close()
 			return nil, err
 		}
@@ -61,8 +61,8 @@ func contextName(i int) string { return "context_" + strconv.Itoa(i) }
 
 func (ws *workspace) close() error { return ws.repl.Close() }
 
-func (ws *workspace) set(name string, value any) error {
-	if err := ws.repl.Set(name, value); err != nil {
+func (ws *workspace) set(ctx context.Context, name string, value any) error {
+	if err := ws.repl.Set(ctx, name, value); err != nil {
 		return fmt.Errorf("bind %s: %w", name, err)
 	}
 	return nil
@@ -118,7 +118,7 @@ func (ws *workspace) begin(ctx context.Context, ru *run) (restarted bool, err er
 	if res.Exception != nil {
 		return false, fmt.Errorf("prepare: %s: %s", res.Exception.Type, res.Exception.Message)
 	}
-	if err := ws.set("question", ru.spec.question); err != nil {
+	if err := ws.set(ctx, "question", ru.spec.question); err != nil {
 		return false, err
 	}
 	if ru.spec.session {
@@ -126,7 +126,7 @@ func (ws *workspace) begin(ctx context.Context, ru *run) (restarted bool, err er
 		if forget {
 			history = nil
 		}
-		if err := ws.set("history", historyValue(history)); err != nil {
+		if err := ws.set(ctx, "history", historyValue(history)); err != nil {
 			return false, err
 		}
 	}

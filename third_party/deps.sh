@@ -16,6 +16,7 @@ command -v make >/dev/null || missing_required+=(make)
 command -v git >/dev/null || missing_optional+=(git)
 command -v python3 >/dev/null || missing_required+=(python3)
 command -v npm >/dev/null || missing_optional+=(nodejs npm)
+command -v curl >/dev/null || missing_optional+=(curl) # a client in the server's tests
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || missing_optional+=(chromium)
 # slurm-wlm brings slurmctld, slurmd, the client commands (sbatch, sinfo,
 # sacct, ...) and munge; naming them all keeps a partial install honest.

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-rlm/rlm/internal/npmtest"
 	"github.com/go-rlm/rlm/interp/export"
 	"github.com/go-rlm/rlm/interp/export/duckdbtest"
-	"github.com/go-rlm/rlm/interp/export/internal/npmtest"
 )
 
 // arrowPackage is the Apache Arrow JavaScript library, the independent

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-rlm/rlm/interp/export/internal/npmtest"
+	"github.com/go-rlm/rlm/internal/npmtest"
 )
 
 // Package is the npm package that runs the queries: DuckDB's Node.js
