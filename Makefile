@@ -84,8 +84,13 @@ peer-shapes: headers
 # controller and a Qwen2.5-0.5B-Instruct FP16 worker, about 1 GB each.
 # PRESET=reference runs Qwen2.5-Coder-14B-Instruct Q4_K_M on GPU 0 and
 # Qwen2.5-7B-Instruct FP16 on GPU 1 (build the CUDA backend with `make cuda`
-# first; it is loaded when present). RUN_ARGS chooses the examples and adds
-# flags, e.g. RUN_ARGS="-config dnd -baseline". Results go to
+# first; it is loaded when present). The default RUN_ARGS evaluate the
+# first 5 toy_dnd examples of the official evaluation's selection (windows
+# of 1024 < tokens <= 131072 of the worker's tokenizer, sorted by
+# context_window_id): a smoke test, not comparable with published numbers.
+# RUN_ARGS="-config dnd -baseline" runs the whole official selection of the
+# test split, the one comparable with OOLONG's paper; add
+# -max-context-tokens 0 for every window, up to 1.3M tokens. Results go to
 # $(WORK)/evaluate-$(PRESET); running it again resumes there. Offline it
 # stops at once with the Hub's message. See examples/evaluate/README.md.
 PRESET ?= laptop

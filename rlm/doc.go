@@ -80,7 +80,8 @@
 // [Session.Ask] answers questions about them one after another, each with
 // its own conversation, budgets, [Result] and trajectory, while the
 // variables the code defined stay for the next question beside a
-// `history`. A REPL that dies between questions is restarted with the
+// `history`, unless [WithIndependentQuestions] makes each question start
+// as if alone. A REPL that dies between questions is restarted with the
 // documents bound again. [WithTaskPreamble] and [WithDocumentHeader] tell
 // the controller what holds for every question of a task; a
 // [SubCallCache] ([WithSubCallCache]) answers repeated worker calls from

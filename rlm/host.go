@@ -76,9 +76,12 @@ def SHOW_VARS():
     print("\n".join(rows) if rows else "no variables defined yet")
 
 
-def _rlm_begin(reset):
+def _rlm_begin(reset, forget):
     namespace = globals()
-    if reset or isinstance(namespace.get("answer", {}), dict):
+    if forget:
+        for name in [n for n in namespace if not _rlm_hidden(n) and n not in _rlm_initial]:
+            del namespace[name]
+    if reset or forget or isinstance(namespace.get("answer", {}), dict):
         namespace["answer"] = {"content": "", "ready": False}
 
 
@@ -165,6 +168,9 @@ def wait_all(handles, timeout=None):
     if late:
         raise TimeoutError("%d sub-call(s) still running after %s s" % (len(late), timeout))
     return [h._answer for h in handles]
+
+
+_rlm_initial = frozenset(globals())
 `
 
 func pythonList(names []string) string {

@@ -19,6 +19,7 @@ type config struct {
 	cache             SubCallCache
 	preamble          string
 	header            func(document string) string
+	independent       bool
 	maxIterations     int
 	maxDepth          int
 	subCallBudget     int
@@ -124,6 +125,15 @@ func WithTaskPreamble(text string) Option { return func(c *config) { c.preamble 
 func WithDocumentHeader(header func(document string) string) Option {
 	return func(c *config) { c.header = header }
 }
+
+// WithIndependentQuestions makes each question of a [Session] start as if
+// it were asked alone: the variables and imports earlier questions' code
+// defined are deleted and `history` is empty. The session still shares its
+// REPL, the documents bound once, the sub-call cache ([WithSubCallCache])
+// and the controller's prompt prefix. Use it where questions must not see
+// each other's work, as in a benchmark. Default: questions see what earlier
+// ones left.
+func WithIndependentQuestions() Option { return func(c *config) { c.independent = true } }
 
 // WithSubCallCache memoizes worker calls in cache: a call whose worker,
 // sampling settings (see [Fingerprinter]) and messages match a stored one

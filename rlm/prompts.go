@@ -58,7 +58,7 @@ After each step you are told what is left.
 
 ## How to work
 
-1. Look before you plan: print len(context), the first few hundred characters, and how the text is organised (lines, blank lines, headers, separators).
+1. Look before you plan: print len(context), the first two thousand characters and a piece of the middle, and find how the text is organised (lines, blank lines, headers, separators), past any preamble at its start.
 2. Split the document into chunks of about {{.ChunkChars}} characters, on natural boundaries such as blank lines or section markers. The worker reads that much well. Do not split finer: many small calls are slow, and facts get cut apart at chunk edges. Use as few sub-calls as the document allows.
 3. Ask every chunk the same precise question that can be answered from that chunk alone, and ask for a short answer your code can combine: a number, a list, or JSON.
 4. Combine the answers in Python (add counts, merge and deduplicate lists), and print what you combine so you can check it.
@@ -73,7 +73,8 @@ After each step you are told what is left.
 
 For example, a first step might be:
 ` + "```repl" + `
-print(context[:500])
+print(context[:2000])
+print(context[len(context) // 2:len(context) // 2 + 1000])
 len(context)
 ` + "```" + `
 and a later one:
@@ -200,7 +201,7 @@ func (ru *run) firstMessage(restarted bool) string {
 		switch n := len(ru.spec.history); {
 		case restarted:
 			b.WriteString("The Python process was restarted since the last question: the documents are bound again, but the variables you defined for earlier questions are lost. ")
-		case n > 0:
+		case n > 0 && !ru.cfg.independent:
 			fmt.Fprintf(&b, "This session has answered %d earlier question(s): `history` lists them, as dicts with \"question\", \"answer\" and \"final\". The variables you defined for them are still there (SHOW_VARS() lists them). ", n)
 		}
 	}

@@ -14,14 +14,15 @@ var ErrSessionClosed = errors.New("rlm: session closed")
 // ErrNoDocuments is returned by [RLM.NewSession] without a document.
 var ErrNoDocuments = errors.New("rlm: no documents")
 
-// Session answers several questions about the same documents with one
-// REPL: the documents are sent to Python once, as context_0, context_1,
-// ... (the first also as context and prompt), and what the controller's
-// code computes for one question stays there for the next, next to a
-// `history` of the questions answered so far. Each question is a run of
-// its own, with its own conversation, budgets, result and trajectory; the
-// system prompt and the start of the first message stay the same, so that
-// a controller that reuses a cached prompt prefix reuses them.
+// Session answers several questions about the same documents with one REPL:
+// the documents are sent to Python once, as context_0, context_1, ... (the
+// first also as context and prompt), and what the controller's code computes
+// for one question stays there for the next, next to a `history` of the
+// questions answered so far ([WithIndependentQuestions] deletes them and
+// leaves the history empty instead). Each question is a run of its own, with
+// its own conversation, budgets, result and trajectory; the system prompt
+// and the start of the first message stay the same, so that a controller
+// that reuses a cached prompt prefix reuses them.
 //
 // A REPL that dies between questions is noticed when the next question
 // starts: it is restarted with the documents and the history bound again,

@@ -262,3 +262,29 @@ func TestSessionTrajectoryPage(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "one", res.Answer, "Result is the first root run's")
 }
+
+// TestSessionIndependentQuestions checks that with WithIndependentQuestions
+// a question sees neither the variables and imports of the one before nor
+// a history, while the REPL and the documents stay.
+func TestSessionIndependentQuestions(t *testing.T) {
+	controller := byQuestion(map[string][]string{
+		"q1": {code("import json", "kept = json.dumps([1])", "def helper(): return 1", `answer["content"] = kept; answer["ready"] = True`)},
+		"q2": {code("import sys",
+			"print(sorted(n for n in ('kept', 'helper', 'json') if n in globals()), len(history), len(context), sys.version_info[0])"),
+			code(`answer["content"] = "two"; answer["ready"] = True`)},
+	})
+	r, _ := newRLM(t, controller, echoWorker(), rlm.WithIndependentQuestions())
+	s := newSession(t, r, smallDoc)
+	res1, err := s.Ask(testContext(t), "q1")
+	require.NoError(t, err)
+	assert.Equal(t, "[1]", res1.Answer)
+	res2, err := s.Ask(testContext(t), "q2")
+	require.NoError(t, err)
+	assert.Equal(t, "two", res2.Answer)
+
+	calls := controller.Calls()
+	assert.NotContains(t, calls[1][1].Content, "earlier question", "the controller is not told of earlier questions")
+	assert.Contains(t, lastUser(calls[2]), fmt.Sprintf("[] 0 %d 3", len(smallDoc)),
+		"no variable, import or history of q1; the document still bound")
+	assert.Equal(t, 1, s.Stats().REPLStarts, "one REPL for both")
+}

@@ -102,7 +102,9 @@ func (ws *workspace) begin(ctx context.Context, ru *run) (restarted bool, err er
 	start := time.Now()
 	// Under ProtocolFinal, `answer` is the code's own name unless it holds
 	// a dict: a session keeps what an earlier question stored there.
-	code := fmt.Sprintf("_rlm_begin(%s)", pythonBool(ru.cfg.protocol == ProtocolAnswer))
+	// A session's independent question forgets what earlier ones defined.
+	forget := ru.spec.session && ru.cfg.independent
+	code := fmt.Sprintf("_rlm_begin(%s, %s)", pythonBool(ru.cfg.protocol == ProtocolAnswer), pythonBool(forget))
 	res, err := ws.exec(ctx, code)
 	if err == nil && res.Restarted {
 		// The process was found dead: this cell may have died with it. Run
@@ -120,7 +122,11 @@ func (ws *workspace) begin(ctx context.Context, ru *run) (restarted bool, err er
 		return false, err
 	}
 	if ru.spec.session {
-		if err := ws.set(ctx, "history", historyValue(ru.spec.history)); err != nil {
+		history := ru.spec.history
+		if forget {
+			history = nil
+		}
+		if err := ws.set(ctx, "history", historyValue(history)); err != nil {
 			return false, err
 		}
 	}

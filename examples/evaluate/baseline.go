@@ -18,29 +18,46 @@ import (
 // window, then the question as the user's message. The official script
 // sends the prompt and the window as two text parts of one system message,
 // which servers join with a newline; here they are joined the same way.
-// A window longer than the worker's context is cut at the end to fit, with
-// room for the question, the chat template and the reply: the comparison
-// the RLM paper makes, a model that sees only what fits.
+//
+// A window that does not fit the worker's context with the question, the
+// chat template and the reply is excluded (the official evaluation keeps
+// only windows its model can read), or, with truncate, cut at its end to
+// fit: the comparison the RLM paper makes, a model that sees only what
+// fits. Either way the summary says how many.
 type baseline struct {
 	worker    *local.LM
 	window    int // tokens per conversation
 	maxTokens int // of the reply
+	truncate  bool
 }
 
 // baselineMargin is the tokens kept free besides the measured ones, for
-// the tokens that merge across the cut.
+// the tokens that merge across the window's edges.
 const baselineMargin = 16
 
-// answer asks the worker and scores its reply. An error of ctx is returned;
-// any other error is recorded in the result.
-func (b *baseline) answer(ctx context.Context, e oolong.Example) (*BaselineRecord, error) {
+// answer asks the worker and scores its reply; windowTokens is the
+// window's length in the worker's tokens. An error of ctx is returned; any
+// other error is recorded in the result.
+func (b *baseline) answer(ctx context.Context, e oolong.Example, windowTokens int) (*BaselineRecord, error) {
 	rec := &BaselineRecord{}
-	text, truncated, err := b.fit(e.ContextWindowText, e.Question)
+	rest, err := countTokens(b.worker.Model(), baselineMessages("", e.Question))
 	if err != nil {
 		rec.Error = err.Error()
 		return rec, nil
 	}
-	rec.ContextChars, rec.Truncated = utf8.RuneCountInString(text), truncated
+	text := e.ContextWindowText
+	if budget := b.window - b.maxTokens - rest - baselineMargin; windowTokens > budget {
+		if !b.truncate {
+			rec.Excluded = fmt.Sprintf("the window's %d tokens do not fit the worker's %d-token context with the question, the template and a %d-token reply",
+				windowTokens, b.window, b.maxTokens)
+			return rec, nil
+		}
+		if text, rec.Truncated, err = b.fit(text, e.Question); err != nil {
+			rec.Error = err.Error()
+			return rec, nil
+		}
+	}
+	rec.ContextChars = utf8.RuneCountInString(text)
 	start := time.Now()
 	c, err := b.worker.Complete(ctx, baselineMessages(text, e.Question))
 	rec.Seconds = time.Since(start).Seconds()
@@ -53,7 +70,7 @@ func (b *baseline) answer(ctx context.Context, e oolong.Example) (*BaselineRecor
 	}
 	rec.Answer = c.Text
 	rec.PromptTokens, rec.CompletionTokens = c.PromptTokens, c.CompletionTokens
-	rec.Score = oolong.Score(e.Answer, c.Text)
+	rec.Score, rec.LenientScore = score(e.Answer, c.Text)
 	return rec, nil
 }
 

@@ -144,3 +144,16 @@ func TestProgressOnATerminal(t *testing.T) {
 	assert.Regexp(t, `\revaluate +[0-9]+% \[=*>? *\] +[12]/3 examples .*ETA`, string(out))
 	assert.Contains(t, string(out), "3/3 examples")
 }
+
+// TestEmptySelection checks that a selection that keeps nothing is an
+// error that leaves no output directory behind.
+func TestEmptySelection(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSplit(t, dir, smallExamples(2))
+	out := filepath.Join(dir, "out")
+	r := evaluate(t, nil, testArgs(data, "http://127.0.0.1:1", workerModel(t),
+		"-min-context-tokens", "10", "-max-context-tokens", "100", "-out", out)...)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "no example of dnd/test passes the filters")
+	assert.NoDirExists(t, out)
+}

@@ -34,10 +34,17 @@ type Config struct {
 	QuestionTypes []oolong.QuestionType `json:"question_types,omitempty"`
 	// MaxContext drops context windows longer than this many characters;
 	// 0 keeps all.
-	MaxContext int   `json:"max_context,omitempty"`
-	Offset     int   `json:"offset"`
-	N          int   `json:"n"`
-	Shard      Shard `json:"shard"`
+	MaxContext int `json:"max_context,omitempty"`
+	// ContextTokens keeps the context windows whose length in tokens of
+	// ContextTokenizer is in the range; the official evaluation keeps
+	// 1024 < tokens ≤ 131072 (oolong.OfficialTokenRange).
+	ContextTokens oolong.TokenRange `json:"context_tokens"`
+	// ContextTokenizer names the tokenizer that counts them: "worker", the
+	// worker model's own, which is the model the baseline evaluates.
+	ContextTokenizer string `json:"context_tokenizer"`
+	Offset           int    `json:"offset"`
+	N                int    `json:"n"`
+	Shard            Shard  `json:"shard"`
 
 	// Controller is a GGUF model (a path or hf:// spec); ControllerModel
 	// is the model name asked of an OpenAI-compatible server instead.
@@ -59,6 +66,54 @@ type Config struct {
 	TimeLimit             Duration `json:"time_limit,omitempty"`
 	ChunkChars            int      `json:"chunk_chars"`
 	Baseline              bool     `json:"baseline"`
+	// BaselineFit says what the baseline does with a window longer than
+	// the worker's context: exclude it (counted in the summary), or
+	// truncate it to fit (named in the summary).
+	BaselineFit string `json:"baseline_fit,omitempty"`
+	// Share answers the questions of a context window in one REPL session
+	// and memoizes the worker's answers (see evaluator.window). With a
+	// greedy worker the answers are those of unshared runs; with sampling,
+	// a repeated sub-call gets the first answer again.
+	Share bool `json:"share"`
+}
+
+// The ways of fitting a long window to the baseline (Config.BaselineFit).
+const (
+	fitExclude  = "exclude"
+	fitTruncate = "truncate"
+)
+
+// workerTokenizer is the ContextTokenizer of every run: the worker's.
+const workerTokenizer = "worker"
+
+// describeSelection says how the Config chooses and orders its examples,
+// for the summary.
+func (c *Config) describeSelection() string {
+	var parts []string
+	if c.ContextTokens != (oolong.TokenRange{}) {
+		parts = append(parts, fmt.Sprintf("context windows of %s (the %s's tokenizer)", c.ContextTokens, c.ContextTokenizer))
+	}
+	if len(c.QuestionTypes) > 0 {
+		parts = append(parts, "question types "+joinTypes(c.QuestionTypes))
+	}
+	if c.MaxContext > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d characters", c.MaxContext))
+	}
+	parts = append(parts, "sorted by context_window_id")
+	if c.Offset > 0 {
+		parts = append(parts, fmt.Sprintf("from example %d", c.Offset))
+	}
+	if c.N > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d examples", c.N))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// officialSelection reports whether the Config selects the examples as the
+// official evaluation does: its token range, no other filter, all of them.
+func (c *Config) officialSelection() bool {
+	return c.ContextTokens == oolong.OfficialTokenRange() && len(c.QuestionTypes) == 0 &&
+		c.MaxContext == 0 && c.Offset == 0 && c.N == 0
 }
 
 // Duration is a time.Duration written as text ("90s") in JSON.
@@ -89,6 +144,12 @@ func (c *Config) validate() error {
 	}
 	check(c.Worker == "", "-worker is required: a GGUF file or an hf:// spec (or choose a -preset)")
 	check(c.N < 0 || c.Offset < 0 || c.MaxContext < 0, "-n, -offset and -max-context must not be negative")
+	check(c.ContextTokens.Min < 0 || c.ContextTokens.Max < 0, "-min-context-tokens and -max-context-tokens must not be negative")
+	check(c.ContextTokens.Max > 0 && c.ContextTokens.Max <= c.ContextTokens.Min,
+		"-max-context-tokens (%d) must be above -min-context-tokens (%d), or 0 for no bound", c.ContextTokens.Max, c.ContextTokens.Min)
+	check(c.ContextTokenizer != workerTokenizer, "context tokenizer %q: want %q", c.ContextTokenizer, workerTokenizer)
+	check(c.BaselineFit != "" && c.BaselineFit != fitExclude && c.BaselineFit != fitTruncate,
+		"-baseline-fit %q: want %s or %s", c.BaselineFit, fitExclude, fitTruncate)
 	check(c.ControllerContext < 256 || c.WorkerContext < 256, "-controller-ctx and -worker-ctx must be at least 256 tokens")
 	check(c.ControllerMaxTokens < 1 || c.WorkerMaxTokens < 1, "-controller-max-tokens and -worker-max-tokens must be positive")
 	check(c.WorkerMaxTokens >= c.WorkerContext, "-worker-max-tokens (%d) must be below -worker-ctx (%d)", c.WorkerMaxTokens, c.WorkerContext)

@@ -15,6 +15,7 @@ import (
 func testConfig() Config {
 	return Config{
 		Dataset: oolong.DnD, Split: oolong.Test, QuestionTypes: []oolong.QuestionType{oolong.MultiDocRolls},
+		ContextTokens: oolong.OfficialTokenRange(), ContextTokenizer: workerTokenizer,
 		Shard: Shard{1, 4}, Controller: "hf://Qwen/Qwen2.5-Coder-14B-Instruct-GGUF:q4_k_m", Worker: "w.gguf",
 		ControllerContext: 32768, ControllerMaxTokens: 2048, WorkerContext: 32768, WorkerMaxTokens: 1024,
 		Iterations: 30, Depth: 1, TimeLimit: Duration(20 * time.Minute), ChunkChars: 94_464, Baseline: true,
@@ -59,8 +60,11 @@ func TestConfigValidate(t *testing.T) {
 	c := testConfig()
 	require.NoError(t, c.validate())
 	c.Dataset, c.Depth, c.ChunkChars = "trec", 0, 0
+	c.ContextTokens, c.BaselineFit = oolong.TokenRange{Min: 5000, Max: 4000}, "shrink"
 	err := c.validate()
 	assert.ErrorContains(t, err, `-config "trec"`)
 	assert.ErrorContains(t, err, "-depth")
+	assert.ErrorContains(t, err, "-max-context-tokens (4000) must be above -min-context-tokens (5000)")
+	assert.ErrorContains(t, err, `-baseline-fit "shrink"`)
 	assert.ErrorContains(t, err, "-chunk-chars", "every problem is named at once")
 }

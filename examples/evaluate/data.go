@@ -76,18 +76,47 @@ func localData(c Config) ([]string, error) {
 	return shards, nil
 }
 
-// selected is an example of the selection: its index (see Record.Index)
-// and id.
+// selected is an example of the selection: its place in it (see
+// Record.Index), its id, and its context window's id and length.
 type selected struct {
-	index int
-	id    string
+	index  int
+	id     string
+	window string
+	length windowLength
 }
 
-// eachSelected reads the split and calls fn for each example of the
-// selection that belongs to the Config's shard, with its index. Filters
-// come first (question types, context length), then -offset and -n, then
-// the shard.
-func eachSelected(ctx context.Context, files []string, c Config, fn func(index int, e oolong.Example) error) error {
+// selection reads the split once and returns the examples of the Config's
+// shard, in the order of the selection. The selection is the official
+// evaluation's rule on what the filters keep (-types, -max-context): the
+// rows whose window has a token count in the Config's range, sorted by
+// context_window_id (oolong.Select); then -offset and -n; then the shard's
+// windows (Shard.Of). counts measures the windows, with threads goroutines.
+func selection(ctx context.Context, files []string, c Config, counts *tokenCounts, threads int) ([]selected, error) {
+	rows, lengths, err := readSplit(ctx, files, c, counts, threads)
+	if err != nil {
+		return nil, err
+	}
+	tokens := make(map[string]int, len(lengths))
+	for id, w := range lengths {
+		tokens[id] = w.Tokens
+	}
+	kept, err := oolong.Select(rows, c.ContextTokens, tokens)
+	if err != nil {
+		return nil, err
+	}
+	kept = kept[min(c.Offset, len(kept)):]
+	if c.N > 0 && len(kept) > c.N {
+		kept = kept[:c.N]
+	}
+	all := make([]selected, len(kept))
+	for i, e := range kept {
+		all[i] = selected{index: i, id: e.ID, window: e.ContextWindowID, length: lengths[e.ContextWindowID]}
+	}
+	return c.Shard.Of(all), nil
+}
+
+// readerOptions are the reader's filters that need no token count.
+func readerOptions(c Config) []oolong.Option {
 	var opts []oolong.Option
 	if len(c.QuestionTypes) > 0 {
 		opts = append(opts, oolong.WithQuestionTypes(c.QuestionTypes...))
@@ -95,44 +124,114 @@ func eachSelected(ctx context.Context, files []string, c Config, fn func(index i
 	if c.MaxContext > 0 {
 		opts = append(opts, oolong.WithContextLength(0, c.MaxContext))
 	}
+	return opts
+}
+
+// readSplit reads the rows the reader's filters keep, without their text,
+// and measures each of their context windows once (with threads
+// goroutines, while it reads on).
+func readSplit(ctx context.Context, files []string, c Config, counts *tokenCounts, threads int) ([]oolong.Example, map[string]windowLength, error) {
+	r, err := oolong.OpenAll(files, readerOptions(c)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan [2]string)
+	type measured struct {
+		lengths map[string]windowLength
+		err     error
+	}
+	done := make(chan measured, 1)
+	go func() {
+		lengths, err := counts.measureEach(jobs, threads, cancel)
+		done <- measured{lengths, err}
+	}()
+
+	var (
+		rows    []oolong.Example
+		ids     = map[string]bool{}
+		windows = map[string]bool{}
+		readErr error
+	)
+read:
+	for e, err := range r.All(ctx) {
+		switch {
+		case err != nil:
+			readErr = err
+			break read
+		case ids[e.ID]:
+			readErr = fmt.Errorf("the split has example %s twice", e.ID)
+			break read
+		}
+		ids[e.ID] = true
+		if !windows[e.ContextWindowID] {
+			windows[e.ContextWindowID] = true
+			select {
+			case jobs <- [2]string{e.ContextWindowID, e.ContextWindowText}:
+			case <-ctx.Done():
+				readErr = context.Cause(ctx)
+				break read
+			}
+		}
+		e.ContextWindowText = ""
+		rows = append(rows, e)
+	}
+	close(jobs)
+	m := <-done
+	switch {
+	case m.err != nil:
+		return nil, nil, m.err
+	case readErr != nil:
+		return nil, nil, readErr
+	}
+	return rows, m.lengths, nil
+}
+
+// windowRow is an example to evaluate, with its place in the selection.
+type windowRow struct {
+	selected
+	example oolong.Example
+}
+
+// eachWindow reads the split again and calls fn with the examples of todo,
+// in the order of the file, grouped by context window: each call has the
+// consecutive rows of one window (the dataset stores a window's questions
+// together; a window whose rows are apart comes in several calls).
+func eachWindow(ctx context.Context, files []string, c Config, todo map[string]selected, fn func(rows []windowRow) error) error {
+	var opts []oolong.Option
+	if len(c.QuestionTypes) > 0 {
+		opts = append(opts, oolong.WithQuestionTypes(c.QuestionTypes...))
+	}
 	r, err := oolong.OpenAll(files, opts...)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	position := 0
+	var group []windowRow
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		rows := group
+		group = nil
+		return fn(rows)
+	}
 	for e, err := range r.All(ctx) {
 		if err != nil {
 			return err
 		}
-		index := position - c.Offset
-		position++
-		if index < 0 {
+		sel, ok := todo[e.ID]
+		if !ok {
 			continue
 		}
-		if c.N > 0 && index >= c.N {
-			break
-		}
-		if c.Shard.Has(index) {
-			if err := fn(index, e); err != nil {
+		if len(group) > 0 && group[0].window != e.ContextWindowID {
+			if err := flush(); err != nil {
 				return err
 			}
 		}
+		group = append(group, windowRow{selected: sel, example: e})
 	}
-	return nil
-}
-
-// selection lists the examples of the Config's shard, without their text.
-func selection(ctx context.Context, files []string, c Config) ([]selected, error) {
-	var list []selected
-	seen := map[string]bool{}
-	err := eachSelected(ctx, files, c, func(index int, e oolong.Example) error {
-		if seen[e.ID] {
-			return fmt.Errorf("the split has example %s twice", e.ID)
-		}
-		seen[e.ID] = true
-		list = append(list, selected{index: index, id: e.ID})
-		return nil
-	})
-	return list, err
+	return flush()
 }

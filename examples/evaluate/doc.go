@@ -24,18 +24,36 @@
 //
 // The split (-config dnd or toy_dnd, -split test or validation) comes from
 // the Hugging Face Hub (oolongbench/oolong-real, through the Hub's cache),
-// or from a local file or directory (-data). Filters (-types,
-// -max-context), then -offset and -n, select the examples; -shard k/N keeps
-// every example whose place i in that selection has i mod N = k (see
-// [Shard]).
+// or from a local file or directory (-data). The selection is the official
+// evaluation's: context windows of 1024 < tokens <= 131072, counted once
+// per window by the worker's tokenizer and kept in the output directory,
+// the rows sorted by context_window_id (-min-context-tokens,
+// -max-context-tokens; 0 for no upper bound). Filters (-types,
+// -max-context) come before it, -offset and -n after it; -shard k/N keeps
+// some of the selection's context windows, each with all its questions
+// (see [Shard.Of]).
 //
 // # Scoring
 //
-// An example's score is the official OOLONG-real score
-// ([oolong.Score]) of the RLM's final answer, boxed if the controller did
-// not box it (see scoredOutput). With -baseline the worker also answers
-// alone, as the official evaluation asks a plain model, on the context
-// window cut to fit its context: the comparison the RLM paper makes.
+// The RLM's final answer and the baseline's reply are scored by one rule
+// (see score): the official OOLONG-real score of the text as it is
+// ([oolong.Score]), and ours beside it, labelled lenient
+// ([oolong.LenientScore]: an answer without a box read as if boxed). With
+// -baseline the worker also answers alone, as the official evaluation asks
+// a plain model; a window that does not fit its context is excluded and
+// counted, or with -baseline-fit truncate cut to fit and named.
+//
+// # The task and shared work
+//
+// The controller is told the task: OOLONG-real's layout and answer form
+// ([oolong.TaskPreamble]) in its system prompt, and each window's
+// instructions and player map ([oolong.WindowHeader]) in its first message.
+// With -share (the default) the questions of a context window are answered
+// in one REPL session with the window bound once, each question starting
+// as if alone ([rlm.WithIndependentQuestions]), and the worker's answers are
+// memoized ([rlm.WithSubCallCache]) in memory and in subcalls.jsonl, so
+// that the same sub-call is not asked twice, within a run or across
+// restarts (see openSubCallCache).
 //
 // # Durability
 //

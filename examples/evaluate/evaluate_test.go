@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestEvaluate(t *testing.T) {
 	data := writeSplit(t, dir, examples)
 	ctrl := newScriptedController(t)
 	out := filepath.Join(dir, "out")
-	args := testArgs(data, ctrl.URL, workerModel(t), "-baseline", "-html", "-out", out)
+	args := testArgs(data, ctrl.URL, workerModel(t), "-baseline", "-baseline-fit", "truncate", "-html", "-out", out)
 
 	r := evaluate(t, nil, args...)
 	require.Equal(t, 0, r.code, r.stderr)
@@ -42,19 +43,30 @@ func TestEvaluate(t *testing.T) {
 	records, err := readJournal(filepath.Join(out, journalName))
 	require.NoError(t, err)
 	require.Len(t, records, len(examples))
+	// The journal is in the order of the file, which the run reads through
+	// once; the selection is sorted by context window.
 	for i, rec := range records {
-		e := examples[i]
+		assert.Equal(t, examples[i].ID, rec.ID, "journal line %d", i)
+	}
+	byIndex := slices.Clone(records)
+	slices.SortFunc(byIndex, func(a, b Record) int { return a.Index - b.Index })
+	inOrder := slices.Clone(examples)
+	oolong.SortByContextWindow(inOrder)
+	for i, rec := range byIndex {
+		e := inOrder[i]
 		assert.Equal(t, i, rec.Index)
 		assert.Equal(t, e.ID, rec.ID)
 		assert.Equal(t, string(e.QuestionType), rec.QuestionType)
 		assert.Equal(t, e.Episodes, rec.Episodes)
 		assert.Equal(t, len([]rune(e.ContextWindowText)), rec.ContextChars)
+		assert.Equal(t, len(e.ContextWindowText), rec.ContextTokens, "a token per byte")
 		assert.Equal(t, e.Answer, rec.Gold)
 		assert.Empty(t, rec.Error)
 		assert.Equal(t, "final", rec.Stop)
 		assert.True(t, rec.Final)
 		assert.Regexp(t, `^[0-9]+$`, rec.Answer, "the sum of two boxed numbers")
-		assert.Equal(t, oolong.Score(rec.Gold, `\boxed{`+rec.Answer+`}`), rec.Score)
+		assert.Zero(t, rec.Score, "officially, an unboxed number scores 0")
+		assert.Equal(t, oolong.LenientScore(rec.Gold, rec.Answer), rec.LenientScore)
 		assert.Equal(t, 2, rec.SubCalls, "the script makes two sub-calls")
 		spells := strings.Contains(e.Question, "spell")
 		if spells {
@@ -65,13 +77,21 @@ func TestEvaluate(t *testing.T) {
 			assert.Zero(t, rec.CodeBlocksFailed)
 		}
 		assert.Positive(t, rec.ControllerPromptTokens)
-		assert.Positive(t, rec.WorkerPromptTokens)
+		if i%2 == 0 { // the first question of its window asks the worker
+			assert.Less(t, rec.SubCallCacheHits, 2, "new chunks, but for a start that single-episode windows share")
+			assert.Positive(t, rec.WorkerPromptTokens)
+		} else { // the second gets the same sub-calls from the memo
+			assert.Equal(t, 2, rec.SubCallCacheHits)
+			assert.Zero(t, rec.WorkerPromptTokens)
+		}
 		assert.Positive(t, rec.Seconds)
 
 		require.NotNil(t, rec.Baseline)
 		b := rec.Baseline
 		assert.Regexp(t, `^\\boxed\{[1-9][0-9]?\}$`, b.Answer, "the grammar holds the worker to a boxed number")
 		assert.Equal(t, oolong.Score(rec.Gold, b.Answer), b.Score)
+		assert.Equal(t, b.Score, b.LenientScore, "a boxed answer scores the same either way")
+		assert.Empty(t, b.Excluded)
 		assert.True(t, b.Truncated, "a whole episode does not fit 1024 tokens")
 		assert.True(t, strings.HasPrefix(e.ContextWindowText, string([]rune(e.ContextWindowText)[:b.ContextChars])))
 		assert.Less(t, b.PromptTokens, 1024-12+1, "the prompt leaves room for the reply")
@@ -87,19 +107,31 @@ func TestEvaluate(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, rec.Answer, res.Answer)
 		assert.Equal(t, rec.SubCalls, res.Stats.SubCalls)
+		cached := 0
+		for _, r := range tr.Records {
+			if r.SubCall != nil && r.SubCall.Cached {
+				cached++
+			}
+		}
+		assert.Equal(t, rec.SubCallCacheHits, cached, "the trajectory marks the sub-calls the memo answered")
 		assert.FileExists(t, filepath.Join(out, strings.TrimSuffix(rec.Trajectory, ".jsonl")+".html"))
 	}
 
-	// The table, read back by two independent readers.
-	checkTable(t, "arrow", arrowRows(t, filepath.Join(out, tableName)), records)
-	checkTable(t, "duckdb", duckdbtest.Query(t, `SELECT * FROM read_parquet('`+filepath.Join(out, tableName)+`') ORDER BY "index"`).Rows, records)
+	// The table, read back by two independent readers, in the order of
+	// the selection.
+	checkTable(t, "arrow", arrowRows(t, filepath.Join(out, tableName)), byIndex)
+	checkTable(t, "duckdb", duckdbtest.Query(t, `SELECT * FROM read_parquet('`+filepath.Join(out, tableName)+`') ORDER BY "index"`).Rows, byIndex)
 
 	// The summary, against the journal.
 	s := summaryOf(t, out)
 	assert.Equal(t, len(records), s.Examples)
 	assert.InDelta(t, mean(records, func(r Record) float64 { return r.Score }), s.Accuracy, 1e-12)
+	assert.InDelta(t, mean(records, func(r Record) float64 { return r.LenientScore }), s.LenientAccuracy, 1e-12)
 	require.NotNil(t, s.BaselineAccuracy)
 	assert.InDelta(t, mean(records, func(r Record) float64 { return r.Baseline.Score }), *s.BaselineAccuracy, 1e-12)
+	assert.Equal(t, len(records), s.BaselineTruncated, "every baseline saw a cut window, and the summary says so")
+	assert.Zero(t, s.BaselineExcluded)
+	assert.False(t, s.OfficialSelection, "-max-context-tokens 0 is not the official selection")
 	assert.InDelta(t, 2.0, s.MeanSubCalls, 1e-12)
 	assert.InDelta(t, 6.0/9.0, s.CodeSuccessRate, 1e-12, "9 blocks, 3 of them raising")
 	assert.Equal(t, "characters", s.ContextLengthUnit)
@@ -111,7 +143,9 @@ func TestEvaluate(t *testing.T) {
 	assert.Len(t, s.ByContextLength, 2, "one- and two-episode windows fall in two bins")
 	md, err := os.ReadFile(filepath.Join(out, summaryMarkdownName))
 	require.NoError(t, err)
-	assert.Contains(t, string(md), "| **All** | 6 | "+percent(s.Accuracy)+" | "+percent(*s.BaselineAccuracy)+" |")
+	assert.Contains(t, string(md), "| **All** | 6 | "+percent(s.Accuracy)+" | "+percent(s.LenientAccuracy)+" | 6 | "+
+		percent(*s.BaselineAccuracy)+" | "+percent(*s.BaselineLenientAccuracy)+" | "+percent(*s.PairedAccuracy)+" |")
+	assert.Contains(t, string(md), "**6 of them on a window cut to fit the worker's context**")
 
 	// The plot is a PNG image.
 	f, err := os.Open(filepath.Join(out, plotName))
@@ -152,7 +186,7 @@ func mean(records []Record, value func(Record) float64) float64 {
 }
 
 // summaryOf reads the JSON summary of an output directory.
-func summaryOf(t *testing.T, dir string) Summary {
+func summaryOf(t testing.TB, dir string) Summary {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, summaryJSONName))
 	require.NoError(t, err)

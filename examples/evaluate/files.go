@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -76,4 +78,35 @@ func removeStaleTemps(dir string) error {
 		}
 	}
 	return nil
+}
+
+// openLog opens an append-only file of lines for reading and appending,
+// creating it when it does not exist (created is then true: sync its
+// directory, so that the new entry survives a crash).
+func openLog(path string) (f *os.File, created bool, err error) {
+	_, statErr := os.Stat(path)
+	created = errors.Is(statErr, os.ErrNotExist)
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	return f, created, err
+}
+
+// cutTornLine reads an append-only file of lines from where it is and
+// returns its complete lines. A last line without its newline is the trace
+// of a process killed while appending: it is cut off the file, on disk
+// too, and torn is its length, so that the next append starts a fresh line.
+func cutTornLine(f *os.File) (complete []byte, torn int, err error) {
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read: %w", err)
+	}
+	n := bytes.LastIndexByte(data, '\n') + 1
+	if n < len(data) {
+		if err := f.Truncate(int64(n)); err != nil {
+			return nil, 0, fmt.Errorf("cut torn line: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, 0, fmt.Errorf("cut torn line: %w", err)
+		}
+	}
+	return data[:n], len(data) - n, nil
 }

@@ -36,9 +36,10 @@ type settings struct {
 	WorkerParallel int
 	// HTML writes each trajectory as an HTML page too.
 	HTML bool
-	// Bins are the upper edges of the context-length bins of the summary,
-	// in characters.
-	Bins []int
+	// Bins and TokenBins are the upper edges of the context-length bins of
+	// the summary, in characters and in tokens.
+	Bins      []int
+	TokenBins []int
 	// MaxFailures stops the run after that many failed examples in a row.
 	MaxFailures int
 	Verbose     bool
@@ -112,7 +113,7 @@ func parseEvaluateFlags(args []string, stderr io.Writer) (settings, error) {
 	}
 	var (
 		presetName, dataset, split, types, shard, bins string
-		timeLimit                                      string
+		tokenBins, timeLimit                           string
 	)
 	fs.StringVar(&presetName, "preset", "", "a named configuration: "+presetNames()+"; flags given explicitly win")
 	fs.StringVar(&s.Out, "out", "", "output directory (required); a run resumes where a run with the same configuration stopped")
@@ -123,7 +124,9 @@ func parseEvaluateFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.Offset, "offset", 0, "skip this many examples first")
 	fs.StringVar(&types, "types", "", "comma-separated question types to keep (default all): "+joinTypes(oolong.QuestionTypes))
 	fs.IntVar(&s.MaxContext, "max-context", 0, "skip context windows longer than this many characters; 0 keeps all")
-	fs.StringVar(&shard, "shard", "", "evaluate only shard k of N (k/N, such as 3/16): example i of the selection goes to shard i mod N")
+	fs.IntVar(&s.ContextTokens.Min, "min-context-tokens", oolong.MinContextTokens, "keep context windows of more than this many tokens of the worker's tokenizer (the official evaluation's bound)")
+	fs.IntVar(&s.ContextTokens.Max, "max-context-tokens", oolong.MaxContextTokens, "keep context windows of at most this many tokens of the worker's tokenizer (the official evaluation's bound); 0 keeps all, up to the dataset's 1.3M")
+	fs.StringVar(&shard, "shard", "", "evaluate only shard k of N (k/N, such as 3/16): each context window, with all its questions, goes to one shard")
 	fs.StringVar(&s.Controller, "controller", "", "controller model: a GGUF file or an hf://owner/repo:QUANT spec")
 	fs.StringVar(&s.ControllerURL, "controller-url", "", "instead of -controller, an OpenAI-compatible server's base URL (http://host:port/v1)")
 	fs.StringVar(&s.ControllerModel, "controller-model", "", "the model name to ask of -controller-url")
@@ -146,9 +149,12 @@ func parseEvaluateFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.WorkerTokenBudget, "worker-tokens", 0, "worker token budget per example; 0 means unlimited")
 	fs.StringVar(&timeLimit, "time-limit", "0s", "wall-time limit per example, such as 20m; 0 means none")
 	fs.IntVar(&s.ChunkChars, "chunk-chars", 0, "characters per sub-call the controller is told to use; 0 derives it from -worker-ctx (3 characters a token)")
-	fs.BoolVar(&s.Baseline, "baseline", false, "also ask the worker alone, on the context window cut to its context, as the official evaluation asks a plain model")
+	fs.BoolVar(&s.Baseline, "baseline", false, "also ask the worker alone, as the official evaluation asks a plain model")
+	fs.StringVar(&s.BaselineFit, "baseline-fit", fitExclude, "what the baseline does with a window longer than the worker's context: exclude (counted in the summary) or truncate (cut at its end to fit; named in the summary)")
+	fs.BoolVar(&s.Share, "share", true, "share work among the questions of a context window: one REPL with the window bound once, and the worker's answers memoized (in subcalls.jsonl, across restarts); -share=false asks every question alone")
 	fs.BoolVar(&s.HTML, "html", false, "also write each trajectory as an HTML page")
 	fs.StringVar(&bins, "bins", "", "upper edges of the summary's context-length bins, in characters (K and M suffixes allowed); default "+formatBins(defaultBins))
+	fs.StringVar(&tokenBins, "token-bins", "", "upper edges of the summary's context-length bins, in tokens (K, M, Ki and Mi suffixes allowed); default "+formatBins(defaultTokenBins))
 	fs.IntVar(&s.MaxFailures, "max-failures", 3, "stop after this many failed examples in a row, leaving them unrecorded so that a rerun retries them; 0 never stops")
 	fs.BoolVar(&s.Verbose, "v", false, "log progress details, llama.cpp's included")
 	if err := fs.Parse(args); err != nil {
@@ -193,8 +199,15 @@ func parseEvaluateFlags(args []string, stderr io.Writer) (settings, error) {
 		return s, usagef("-time-limit: %v", err)
 	}
 	s.TimeLimit = d
-	if s.Bins, err = parseBins(bins); err != nil {
+	if s.Bins, err = parseBins(bins, defaultBins); err != nil {
 		return s, usagef("-bins: %v", err)
+	}
+	if s.TokenBins, err = parseBins(tokenBins, defaultTokenBins); err != nil {
+		return s, usagef("-token-bins: %v", err)
+	}
+	s.ContextTokenizer = workerTokenizer
+	if !s.Baseline {
+		s.BaselineFit = ""
 	}
 	if s.ChunkChars == 0 {
 		s.ChunkChars = defaultChunkChars(s.WorkerContext, s.WorkerMaxTokens)
@@ -243,16 +256,21 @@ func presetNames() string {
 // defaultBins are the upper edges of the summary's context-length bins, in
 // characters; a last, open bin holds what is longer. Critical Role episodes
 // run 120K to 300K characters (about 185K on average), about 4 characters a
-// token, so the edges sit near 64K, 128K, 192K, 375K and 750K tokens:
-// OOLONG's paper reports windows of 55K, 118K and 175K tokens, which fall in
-// the first three bins, and the dataset goes on to 1.3M tokens.
+// token, so the edges sit near 64K, 128K, 192K, 375K and 750K tokens.
 var defaultBins = []int{256_000, 512_000, 768_000, 1_500_000, 3_000_000}
 
+// defaultTokenBins are the edges of the bins in tokens: the official
+// evaluation's upper bound (131072 = 128Ki) is an edge, so that the bins
+// below it hold what is comparable with OOLONG's paper (windows of about
+// 55K, 118K and 175K tokens, the last beyond the bound), and the others
+// reach the dataset's 1.3M.
+var defaultTokenBins = []int{64 << 10, 128 << 10, 256 << 10, 512 << 10, 1 << 20}
+
 // parseBins reads increasing positive sizes separated by commas; "" gives
-// defaultBins.
-func parseBins(s string) ([]int, error) {
+// defaults.
+func parseBins(s string, defaults []int) ([]int, error) {
 	if strings.TrimSpace(s) == "" {
-		return slices.Clone(defaultBins), nil
+		return slices.Clone(defaults), nil
 	}
 	var bins []int
 	for field := range strings.SplitSeq(s, ",") {
@@ -268,15 +286,22 @@ func parseBins(s string) ([]int, error) {
 	return bins, nil
 }
 
-// parseSize reads a positive count with an optional K (thousand) or M
-// (million) suffix: "256K", "1.5M", "4000".
+// sizeSuffixes are the multipliers parseSize reads: decimal K and M, binary
+// Ki and Mi (tokens come in powers of two: 128Ki = 131072).
+var sizeSuffixes = []struct {
+	suffix string
+	scale  float64
+}{{"KI", 1 << 10}, {"MI", 1 << 20}, {"K", 1e3}, {"M", 1e6}}
+
+// parseSize reads a positive count with an optional suffix: "256K", "1.5M",
+// "128Ki", "4000".
 func parseSize(s string) (int, error) {
 	number, scale := s, 1.0
-	switch {
-	case strings.HasSuffix(strings.ToUpper(s), "K"):
-		number, scale = s[:len(s)-1], 1e3
-	case strings.HasSuffix(strings.ToUpper(s), "M"):
-		number, scale = s[:len(s)-1], 1e6
+	for _, x := range sizeSuffixes {
+		if strings.HasSuffix(strings.ToUpper(s), x.suffix) {
+			number, scale = s[:len(s)-len(x.suffix)], x.scale
+			break
+		}
 	}
 	v, err := strconv.ParseFloat(number, 64)
 	n := math.Round(v * scale)
@@ -286,9 +311,14 @@ func parseSize(s string) (int, error) {
 	return int(n), nil
 }
 
-// formatSize writes n as parseSize reads it, shortest first: 256K, 1.5M.
+// formatSize writes n as parseSize reads it, shortest first: 256K, 1.5M,
+// 128Ki.
 func formatSize(n int) string {
 	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + "Mi"
+	case n >= 1<<10 && n%(1<<10) == 0 && n%100 != 0:
+		return strconv.Itoa(n>>10) + "Ki"
 	case n >= 1e6 && n%100_000 == 0:
 		return strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64) + "M"
 	case n >= 1e3 && n%100 == 0:

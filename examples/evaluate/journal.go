@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 )
@@ -41,9 +40,7 @@ type Journal struct {
 // the trace of a process killed while appending: it is cut off. Any other
 // malformed line, or an example recorded twice, is an error.
 func openJournal(path string) (*Journal, error) {
-	_, statErr := os.Stat(path)
-	created := errors.Is(statErr, os.ErrNotExist)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	f, created, err := openLog(path)
 	if err != nil {
 		return nil, fmt.Errorf("journal: open: %w", err)
 	}
@@ -67,21 +64,12 @@ func openJournal(path string) (*Journal, error) {
 
 // load reads the records and cuts off a torn last line.
 func (j *Journal) load() error {
-	data, err := io.ReadAll(j.f)
+	data, torn, err := cutTornLine(j.f)
 	if err != nil {
-		return fmt.Errorf("journal: read %s: %w", j.path, err)
+		return fmt.Errorf("journal: %s: %w", j.path, err)
 	}
-	complete := bytes.LastIndexByte(data, '\n') + 1
-	if complete < len(data) {
-		j.torn = len(data) - complete
-		if err := j.f.Truncate(int64(complete)); err != nil {
-			return fmt.Errorf("journal: cut torn line of %s: %w", j.path, err)
-		}
-		if err := j.f.Sync(); err != nil {
-			return fmt.Errorf("journal: cut torn line of %s: %w", j.path, err)
-		}
-	}
-	records, err := parseJournal(j.path, data[:complete])
+	j.torn = torn
+	records, err := parseJournal(j.path, data)
 	if err != nil {
 		return err
 	}

@@ -12,13 +12,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-rlm/rlm/rlm"
 )
 
 // TestKillNineAndResume kills the command with SIGKILL at 20 random moments
 // of a run, restarting it each time, then lets it finish, and compares the
 // results with those of a clean run: the same examples, each recorded once,
 // with the same answers and scores (the models are deterministic: greedy
-// decoding and a scripted controller). The moments are drawn up to a third
+// decoding and a scripted controller), the memo of the worker's answers on
+// (-share, the default), so that answers it kept across the kills are
+// served to the restarted runs. The moments are drawn up to a third
 // of the clean run's time, so that the kills fall all along the run:
 // while it starts, in the middle of examples, between them, while it writes
 // the reports.
@@ -30,7 +34,7 @@ func TestKillNineAndResume(t *testing.T) {
 	clean, killed := filepath.Join(dir, "clean"), filepath.Join(dir, "killed")
 
 	start := time.Now()
-	r := evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-baseline", "-out", clean)...)
+	r := evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-baseline", "-baseline-fit", "truncate", "-out", clean)...)
 	require.Equal(t, 0, r.code, r.stderr)
 	window := time.Since(start) / 3
 
@@ -40,7 +44,7 @@ func TestKillNineAndResume(t *testing.T) {
 	finished := 0
 	for kill := range 20 {
 		var stderr bytes.Buffer
-		cmd := exec.Command(binary, testArgs(data, ctrl.URL, worker, "-baseline", "-out", killed)...)
+		cmd := exec.Command(binary, testArgs(data, ctrl.URL, worker, "-baseline", "-baseline-fit", "truncate", "-out", killed)...)
 		cmd.Stderr = &stderr
 		require.NoError(t, cmd.Start())
 		done := make(chan error, 1)
@@ -56,15 +60,20 @@ func TestKillNineAndResume(t *testing.T) {
 			}
 			<-done
 		}
-		// Whatever the moment, what is on disk is a journal a restart
-		// can read: complete lines, or a torn last one at worst.
+		// Whatever the moment, what is on disk is a journal and a memo of
+		// the worker's answers a restart can read: complete lines, or a
+		// torn last one at worst, which the restart cuts off.
 		if _, err := os.Stat(filepath.Join(killed, journalName)); err == nil {
 			_, err := readJournal(filepath.Join(killed, journalName))
 			require.NoError(t, err, "after kill %d", kill)
 		}
+		if memo, err := os.ReadFile(filepath.Join(killed, subCallsName)); err == nil {
+			_, err := rlm.ReadMemoryCache(bytes.NewReader(memo[:bytes.LastIndexByte(memo, '\n')+1]))
+			require.NoError(t, err, "after kill %d", kill)
+		}
 	}
 	t.Logf("%d of 20 runs finished before their kill", finished)
-	r = evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-baseline", "-out", killed)...)
+	r = evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-baseline", "-baseline-fit", "truncate", "-out", killed)...)
 	require.Equal(t, 0, r.code, r.stderr)
 
 	want, err := readJournal(filepath.Join(clean, journalName))
@@ -76,9 +85,15 @@ func TestKillNineAndResume(t *testing.T) {
 	got, err := readJournal(filepath.Join(killed, journalName))
 	require.NoError(t, err)
 	require.Len(t, got, len(want))
+	hits := 0
 	for i := range want {
 		assert.Equal(t, outcome(want[i]), outcome(got[i]), "example %d", i)
+		hits += got[i].SubCallCacheHits
 	}
+	assert.Positive(t, hits, "the memo of the worker's answers served the questions that share a window")
+	memo, err := os.ReadFile(filepath.Join(killed, subCallsName))
+	require.NoError(t, err)
+	assert.True(t, bytes.HasSuffix(memo, []byte("\n")), "no torn entry is left")
 
 	// The tables agree too, and nothing temporary is left behind.
 	wantRows, gotRows := arrowRows(t, filepath.Join(clean, tableName)), arrowRows(t, filepath.Join(killed, tableName))
@@ -97,9 +112,12 @@ func TestKillNineAndResume(t *testing.T) {
 	}
 }
 
-// outcome is what a record says about an example, without its timings.
+// outcome is what a record says about an example, without its timings
+// and without what depends on the memo of the worker's answers (which a
+// killed run may have filled before it recorded the example).
 func outcome(r Record) Record {
 	r.Seconds = 0
+	r.SubCallCacheHits, r.WorkerPromptTokens, r.WorkerCompletionTokens = 0, 0, 0
 	if r.Baseline != nil {
 		b := *r.Baseline
 		b.Seconds = 0

@@ -67,10 +67,12 @@ func workerModel(t testing.TB) string {
 }
 
 // scriptedCode is what the scripted controller runs: two sub-calls, on the
-// window's start and middle, whose boxed numbers it adds up.
+// window's start and middle, whose boxed numbers it adds up. It asks every
+// question's chunks the same thing, so that the questions of a window
+// share their sub-calls.
 const scriptedCode = `import re
 middle = len(context) // 2
-answers = sub_call([context[:300], context[middle:middle + 300]], question)
+answers = sub_call([context[:300], context[middle:middle + 300]], "How many dice rolls are in this text?")
 total = sum(int(re.search(r"[0-9]+", a).group(0)) for a in answers)
 print(total)`
 
@@ -112,6 +114,13 @@ func newFailingController(t testing.TB, fail func(question string) bool) *httpte
 // request before it is answered: it may hold the request, and it fails it
 // (as newFailingController does) by returning true.
 func newHookedController(t testing.TB, hook func(r *http.Request, messages []rlm.Message) (fail bool)) *httptest.Server {
+	return serveController(t, scriptedReply, hook)
+}
+
+// serveController serves reply as an OpenAI-compatible
+// /v1/chat/completions endpoint on loopback, with hook as in
+// newHookedController.
+func serveController(t testing.TB, reply func([]rlm.Message) string, hook func(r *http.Request, messages []rlm.Message) (fail bool)) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/chat/completions" {
 			http.NotFound(w, r)
@@ -128,15 +137,15 @@ func newHookedController(t testing.TB, hook func(r *http.Request, messages []rlm
 			http.Error(w, `{"error": {"message": "scripted failure", "type": "invalid_request_error"}}`, http.StatusBadRequest)
 			return
 		}
-		reply := scriptedReply(req.Messages)
+		text := reply(req.Messages)
 		prompt := 0
 		for _, m := range req.Messages {
 			prompt += rlmtest.CountTokens(m.Content)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{
-			"choices": []map[string]any{{"message": map[string]any{"role": "assistant", "content": reply}, "finish_reason": "stop"}},
-			"usage":   map[string]int{"prompt_tokens": prompt, "completion_tokens": rlmtest.CountTokens(reply)},
+			"choices": []map[string]any{{"message": map[string]any{"role": "assistant", "content": text}, "finish_reason": "stop"}},
+			"usage":   map[string]int{"prompt_tokens": prompt, "completion_tokens": rlmtest.CountTokens(text)},
 		})
 	}))
 	t.Cleanup(srv.Close)
@@ -144,14 +153,15 @@ func newHookedController(t testing.TB, hook func(r *http.Request, messages []rlm
 }
 
 // testArgs are the flags of a run on the generated worker and the scripted
-// controller at url, but for -out.
+// controller at url, but for -out. The generated worker's tokenizer has a
+// token per byte.
 func testArgs(data, url, worker string, more ...string) []string {
 	return append([]string{
 		"-data", data, "-config", "dnd", "-split", "test",
 		"-controller-url", url + "/v1",
 		"-worker", worker, "-worker-grammar", workerGrammar,
 		"-worker-ctx", "1024", "-worker-max-tokens", "12", "-worker-parallel", "2",
-		"-threads", "1",
+		"-threads", "1", "-max-context-tokens", "0", // the transcripts' windows run to 900K tokens of bytes
 	}, more...)
 }
 

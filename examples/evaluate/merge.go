@@ -26,6 +26,7 @@ func mergeCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	out := fs.String("out", "", "directory for the merged journal and reports (required)")
 	binsFlag := fs.String("bins", "", "upper edges of the summary's context-length bins, in characters; default "+formatBins(defaultBins))
+	tokenBinsFlag := fs.String("token-bins", "", "upper edges of the summary's context-length bins, in tokens; default "+formatBins(defaultTokenBins))
 	partial := fs.Bool("partial", false, "merge shards that are missing or unfinished too, for a look at a run in progress")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -33,9 +34,13 @@ func mergeCommand(args []string, stdout, stderr io.Writer) error {
 		}
 		return usagef("%v", err)
 	}
-	bins, err := parseBins(*binsFlag)
+	bins, err := parseBins(*binsFlag, defaultBins)
 	if err != nil {
 		return usagef("-bins: %v", err)
+	}
+	tokenBins, err := parseBins(*tokenBinsFlag, defaultTokenBins)
+	if err != nil {
+		return usagef("-token-bins: %v", err)
 	}
 	switch {
 	case *out == "":
@@ -78,7 +83,7 @@ func mergeCommand(args []string, stdout, stderr io.Writer) error {
 	}); err != nil {
 		return fmt.Errorf("merge: write journal: %w", err)
 	}
-	written, err := writeReports(*out, merged, records, bins)
+	written, err := writeReports(*out, merged, records, bins, tokenBins)
 	if err != nil {
 		return err
 	}

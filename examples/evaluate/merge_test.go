@@ -33,12 +33,16 @@ func runScript(t *testing.T, script string, env []string, args ...string) result
 // TestShardsAndMerge runs an evaluation as three shards through the SLURM
 // scripts (shard.sbatch as each array task, then merge.sbatch) and checks
 // the merged results against an unsharded run: the same examples in the
-// same order with the same answers, each shard holding the examples whose
-// index is its number modulo 3. Then it checks that merge refuses what is
-// not one whole run.
+// same order with the same answers, each shard holding whole context
+// windows. Then it checks that merge refuses what is not one whole run.
 func TestShardsAndMerge(t *testing.T) {
 	dir := t.TempDir()
-	data := writeSplit(t, dir, smallExamples(7))
+	examples := smallExamples(7)
+	for i := range examples { // windows of three questions
+		first := examples[i-i%3]
+		examples[i].ContextWindowID, examples[i].ContextWindowText = first.ContextWindowID, first.ContextWindowText
+	}
+	data := writeSplit(t, dir, examples)
 	ctrl := newScriptedController(t)
 	worker := workerModel(t)
 	flags := testArgs(data, ctrl.URL, worker, "-baseline") // the scripts choose -out
@@ -52,14 +56,21 @@ func TestShardsAndMerge(t *testing.T) {
 
 	run := filepath.Join(dir, "run")
 	env := []string{"EVALUATE_BIN=" + binary, "EVALUATE_OUT=" + run, "SHARDS=3"}
+	windowShard := map[string]int{}
+	sizes := make([]int, 3)
 	for k := range 3 {
 		r := runScript(t, "shard.sbatch", append(env, fmt.Sprintf("SLURM_ARRAY_TASK_ID=%d", k)), flags...)
 		require.Equal(t, 0, r.code, r.stderr)
 		shard, err := readJournal(filepath.Join(run, fmt.Sprintf("shard-%03d-of-003", k), journalName))
 		require.NoError(t, err)
+		assert.NotEmpty(t, shard, "shard %d", k)
 		for _, rec := range shard {
-			assert.Equal(t, k, rec.Index%3, "example %d is in shard %d", rec.Index, k)
+			if other, ok := windowShard[rec.ContextWindowID]; ok {
+				assert.Equal(t, other, k, "the questions of window %s are in shards %d and %d", rec.ContextWindowID, other, k)
+			}
+			windowShard[rec.ContextWindowID] = k
 		}
+		sizes[k] = len(shard)
 	}
 	r = runScript(t, "merge.sbatch", env)
 	require.Equal(t, 0, r.code, r.stderr)
@@ -71,7 +82,7 @@ func TestShardsAndMerge(t *testing.T) {
 	for i := range want {
 		g := outcome(got[i])
 		w := outcome(want[i])
-		assert.Equal(t, fmt.Sprintf("../shard-%03d-of-003/%s", w.Index%3, w.Trajectory), g.Trajectory,
+		assert.Equal(t, fmt.Sprintf("../shard-%03d-of-003/%s", windowShard[w.ContextWindowID], w.Trajectory), g.Trajectory,
 			"trajectory paths lead back into the shards")
 		assert.FileExists(t, filepath.Join(merged, g.Trajectory))
 		g.Trajectory, w.Trajectory = "", ""
@@ -122,5 +133,5 @@ func TestShardsAndMerge(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	partial, err := readJournal(filepath.Join(dir, "partial", journalName))
 	require.NoError(t, err)
-	assert.Len(t, partial, 3+2, "shards 0 and 2 of 7 examples")
+	assert.Len(t, partial, sizes[0]+sizes[2], "shards 0 and 2 of 7 examples")
 }

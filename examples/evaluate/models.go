@@ -180,6 +180,15 @@ func loadModels(ctx context.Context, s settings, files modelFiles, log *slog.Log
 	return m, nil
 }
 
+// countContextTokens counts the tokens of a context window with the
+// worker's tokenizer, as the official evaluation counts them with Hugging
+// Face's tokenizer.encode: special tokens added (a BOS where the model
+// wants one), and special-token text in the window read as such.
+func (m *models) countContextTokens(text string) (int, error) {
+	tokens, err := m.worker.Model().Tokenize(text, true, true)
+	return len(tokens), err
+}
+
 func (m *models) start(model *llama.Model, opts ...local.Option) (*local.LM, error) {
 	lm, err := local.New(model, opts...)
 	if err != nil {

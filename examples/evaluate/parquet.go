@@ -48,10 +48,20 @@ func optionalString(name string, get func(*Record) (string, bool)) tableColumn {
 	}}
 }
 
+// asked returns the baseline of r when the worker was asked (nil without
+// -baseline, or when the window was excluded): the baseline's columns are
+// null otherwise.
+func asked(r *Record) *BaselineRecord {
+	if r.Baseline == nil || r.Baseline.Excluded != "" {
+		return nil
+	}
+	return r.Baseline
+}
+
 func baselineFloat(name string, get func(*BaselineRecord) float64) tableColumn {
 	return tableColumn{arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Float64, Nullable: true}, func(b array.Builder, r *Record) {
-		if r.Baseline != nil {
-			b.(*array.Float64Builder).Append(get(r.Baseline))
+		if br := asked(r); br != nil {
+			b.(*array.Float64Builder).Append(get(br))
 		} else {
 			b.AppendNull()
 		}
@@ -60,8 +70,8 @@ func baselineFloat(name string, get func(*BaselineRecord) float64) tableColumn {
 
 func baselineInt(name string, get func(*BaselineRecord) int) tableColumn {
 	return tableColumn{arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Int64, Nullable: true}, func(b array.Builder, r *Record) {
-		if r.Baseline != nil {
-			b.(*array.Int64Builder).Append(int64(get(r.Baseline)))
+		if br := asked(r); br != nil {
+			b.(*array.Int64Builder).Append(int64(get(br)))
 		} else {
 			b.AppendNull()
 		}
@@ -85,9 +95,11 @@ var tableColumns = []tableColumn{
 	}},
 	stringColumn("question", func(r *Record) string { return r.Question }),
 	intColumn("context_chars", func(r *Record) int { return r.ContextChars }),
+	intColumn("context_tokens", func(r *Record) int { return r.ContextTokens }),
 	stringColumn("gold", func(r *Record) string { return r.Gold }),
 	stringColumn("answer", func(r *Record) string { return r.Answer }),
 	floatColumn("score", func(r *Record) float64 { return r.Score }),
+	floatColumn("lenient_score", func(r *Record) float64 { return r.LenientScore }),
 	{arrow.Field{Name: "final", Type: arrow.FixedWidthTypes.Boolean}, func(b array.Builder, r *Record) {
 		b.(*array.BooleanBuilder).Append(r.Final)
 	}},
@@ -96,22 +108,38 @@ var tableColumns = []tableColumn{
 	intColumn("iterations", func(r *Record) int { return r.Iterations }),
 	intColumn("sub_calls", func(r *Record) int { return r.SubCalls }),
 	intColumn("sub_calls_failed", func(r *Record) int { return r.SubCallsFailed }),
+	intColumn("sub_call_cache_hits", func(r *Record) int { return r.SubCallCacheHits }),
 	intColumn("code_blocks", func(r *Record) int { return r.CodeBlocks }),
 	intColumn("code_blocks_failed", func(r *Record) int { return r.CodeBlocksFailed }),
 	intColumn("controller_prompt_tokens", func(r *Record) int { return r.ControllerPromptTokens }),
 	intColumn("controller_completion_tokens", func(r *Record) int { return r.ControllerCompletionTokens }),
+	intColumn("controller_cached_tokens", func(r *Record) int { return r.ControllerCachedTokens }),
 	intColumn("worker_prompt_tokens", func(r *Record) int { return r.WorkerPromptTokens }),
 	intColumn("worker_completion_tokens", func(r *Record) int { return r.WorkerCompletionTokens }),
 	floatColumn("seconds", func(r *Record) float64 { return r.Seconds }),
 	stringColumn("trajectory", func(r *Record) string { return r.Trajectory }),
-	optionalString("baseline_answer", func(r *Record) (string, bool) {
-		if r.Baseline == nil {
+	optionalString("baseline_excluded", func(r *Record) (string, bool) {
+		if r.Baseline == nil || r.Baseline.Excluded == "" {
 			return "", false
 		}
-		return r.Baseline.Answer, true
+		return r.Baseline.Excluded, true
+	}),
+	optionalString("baseline_answer", func(r *Record) (string, bool) {
+		if br := asked(r); br != nil {
+			return br.Answer, true
+		}
+		return "", false
 	}),
 	baselineFloat("baseline_score", func(b *BaselineRecord) float64 { return b.Score }),
+	baselineFloat("baseline_lenient_score", func(b *BaselineRecord) float64 { return b.LenientScore }),
 	baselineInt("baseline_context_chars", func(b *BaselineRecord) int { return b.ContextChars }),
+	{arrow.Field{Name: "baseline_truncated", Type: arrow.FixedWidthTypes.Boolean, Nullable: true}, func(b array.Builder, r *Record) {
+		if br := asked(r); br != nil {
+			b.(*array.BooleanBuilder).Append(br.Truncated)
+		} else {
+			b.AppendNull()
+		}
+	}},
 	baselineInt("baseline_prompt_tokens", func(b *BaselineRecord) int { return b.PromptTokens }),
 	baselineInt("baseline_completion_tokens", func(b *BaselineRecord) int { return b.CompletionTokens }),
 	baselineFloat("baseline_seconds", func(b *BaselineRecord) float64 { return b.Seconds }),

@@ -16,23 +16,24 @@ var (
 	baselineColor = color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
 )
 
-// writePlot draws the accuracy of each context-length bin of s as bars,
-// the RLM's beside the baseline's when there is one, as a PNG image.
+// writePlot draws the accuracy of each context-length bin of s, in tokens
+// (the unit of OOLONG's paper), as bars, the RLM's beside the baseline's
+// when there is one, as a PNG image.
 func writePlot(w io.Writer, s Summary) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("OOLONG-real %s/%s: accuracy by context length", s.Dataset, s.Split)
-	p.X.Label.Text = "context window length (" + s.ContextLengthUnit + "; examples in brackets)"
+	p.X.Label.Text = "context window length (tokens, the " + s.ContextTokenizer + "'s tokenizer; examples in brackets)"
 	p.Y.Label.Text = "accuracy (mean score, %)"
 	p.Y.Min, p.Y.Max = 0, 100
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = nil
 	p.Add(grid)
 
-	labels := make([]string, len(s.ByContextLength))
-	rlmValues := make(plotter.Values, len(s.ByContextLength))
-	baselineValues := make(plotter.Values, len(s.ByContextLength))
+	labels := make([]string, len(s.ByContextTokens))
+	rlmValues := make(plotter.Values, len(s.ByContextTokens))
+	baselineValues := make(plotter.Values, len(s.ByContextTokens))
 	hasBaseline := false
-	for i, g := range s.ByContextLength {
+	for i, g := range s.ByContextTokens {
 		labels[i] = fmt.Sprintf("%s (%d)", g.Name, g.Examples)
 		rlmValues[i] = 100 * g.Accuracy
 		if g.BaselineAccuracy != nil {

@@ -10,21 +10,27 @@ import (
 	"github.com/go-rlm/rlm/rlm/oolong"
 )
 
-func TestScoredOutput(t *testing.T) {
+// TestOneScoringRule checks that the RLM's answer and the baseline's
+// output go through the same function: the official score of the text as
+// it is, and ours beside it.
+func TestOneScoringRule(t *testing.T) {
 	for _, tt := range []struct {
-		gold, answer string
-		want         float64
+		gold, output      string
+		official, lenient float64
 	}{
-		{"42", "42", 1},                       // a bare FINAL(42) is boxed
-		{"42", " 42\n", 1},                    // with whitespace around it
-		{"42", `\boxed{42}`, 1},               // already boxed: as it is
-		{"42", `So \boxed{40}.`, 0.75 * 0.75}, // the box wins over the prose
-		{"Fire Bolt, Shield", "Shield, Fire Bolt", 1},
-		{"Percy", "percy", 1},
-		{"42", "forty-two", 0},
-		{"42", "", 0},
+		{"42", "42", 0, 1}, // a bare FINAL(42): 0 officially, as for a plain model
+		{"42", " 42\n", 0, 1},
+		{"42", `\boxed{42}`, 1, 1},
+		{"42", `So \boxed{40}.`, 0.75 * 0.75, 0.75 * 0.75},
+		{"Fire Bolt, Shield", "Shield, Fire Bolt", 0, 1},
+		{"Percy", "percy", 1, 1},
+		{"42", "forty-two", 0, 0},
+		{"42", "", 0, 0},
 	} {
-		assert.Equal(t, tt.want, oolong.Score(tt.gold, scoredOutput(tt.answer)), "%q against %q", tt.answer, tt.gold)
+		official, lenient := score(tt.gold, tt.output)
+		assert.Equal(t, tt.official, official, "%q against %q", tt.output, tt.gold)
+		assert.Equal(t, tt.lenient, lenient, "%q against %q", tt.output, tt.gold)
+		assert.Equal(t, oolong.Score(tt.gold, tt.output), official)
 	}
 }
 
@@ -36,7 +42,7 @@ func TestSetResult(t *testing.T) {
 	}}
 	r := Record{Gold: "8"}
 	r.setResult(res, nil)
-	assert.Equal(t, Record{Gold: "8", Answer: "7", Score: 0.75, Final: true, Stop: "final",
+	assert.Equal(t, Record{Gold: "8", Answer: "7", Score: 0, LenientScore: 0.75, Final: true, Stop: "final",
 		Iterations: 3, SubCalls: 5, SubCallsFailed: 1, CodeBlocks: 4, CodeBlocksFailed: 2,
 		ControllerPromptTokens: 100, ControllerCompletionTokens: 10,
 		WorkerPromptTokens: 1000, WorkerCompletionTokens: 20}, r)

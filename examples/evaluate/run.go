@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-rlm/rlm/llama"
 	"github.com/go-rlm/rlm/rlm"
@@ -52,13 +51,6 @@ func evaluateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	todo, err := selection(ctx, files, s.Config)
-	if err != nil {
-		return err
-	}
-	if len(todo) == 0 {
-		return fmt.Errorf("no example of %s/%s passes the filters (-types, -max-context, -offset, -shard)", s.Dataset, s.Split)
-	}
 	modelPaths, err := resolveModels(ctx, s, hc)
 	if err != nil {
 		return err
@@ -69,6 +61,8 @@ func evaluateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	defer ms.Close()
 
+	_, statErr := os.Stat(s.Out)
+	existed := statErr == nil
 	journal, err := openOutput(s.Out, s.Config, resumed)
 	if err != nil {
 		return err
@@ -77,19 +71,49 @@ func evaluateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if journal.torn > 0 {
 		log.Warn("cut the torn last line of the journal: that example runs again", "bytes", journal.torn)
 	}
+	todo, err := selectExamples(ctx, files, s, ms, log)
+	if err == nil && len(todo) == 0 {
+		err = fmt.Errorf("no example of %s/%s passes the filters (-types, -max-context, -min-context-tokens, -max-context-tokens, -offset, -shard)", s.Dataset, s.Split)
+		if !resumed {
+			// Nothing was evaluated: leave no directory that only this
+			// configuration could resume.
+			journal.Close()
+			discardOutput(s.Out, existed)
+		}
+	}
+	if err != nil {
+		return err
+	}
 
 	e := &evaluator{s: s, models: ms, journal: journal, log: log}
+	if s.Share {
+		cache, closeCache, err := openSubCallCache(s.Out)
+		if err != nil {
+			return err
+		}
+		defer closeCache()
+		e.cache = cache
+	}
+	if e.engine, err = rlm.New(ms.controller, ms.worker, e.rlmOptions()...); err != nil {
+		return err
+	}
 	if s.Baseline {
-		e.baseline = &baseline{worker: ms.worker, window: ms.workerWindow, maxTokens: s.WorkerMaxTokens}
+		e.baseline = &baseline{worker: ms.worker, window: ms.workerWindow, maxTokens: s.WorkerMaxTokens,
+			truncate: s.BaselineFit == fitTruncate}
 	}
 	if err := e.evaluateAll(ctx, files, todo, stderr); err != nil {
 		return err
+	}
+	if e.cache != nil {
+		if err := e.cache.Err(); err != nil {
+			log.Warn("the sub-call cache could not be written: a rerun asks the worker again", "err", err)
+		}
 	}
 	records := journal.Records()
 	if err := journal.Close(); err != nil {
 		return err
 	}
-	written, err := writeReports(s.Out, s.Config, records, s.Bins)
+	written, err := writeReports(s.Out, s.Config, records, s.Bins, s.TokenBins)
 	if err != nil {
 		return err
 	}
@@ -124,6 +148,36 @@ func openOutput(dir string, c Config, resumed bool) (*Journal, error) {
 	return openJournal(filepath.Join(dir, journalName))
 }
 
+// selectExamples computes the selection (see selection), counting the
+// tokens of the windows the output directory has no count of yet.
+func selectExamples(ctx context.Context, files []string, s settings, ms *models, log *slog.Logger) ([]selected, error) {
+	counts, err := openTokenCounts(filepath.Join(s.Out, tokenCountsName), ms.countContextTokens)
+	if err != nil {
+		return nil, err
+	}
+	defer counts.Close()
+	start := time.Now()
+	todo, err := selection(ctx, files, s.Config, counts, s.Threads)
+	counted, spent := counts.stats()
+	log.Info("selected", "examples", len(todo), "shard", s.Shard.String(), "windows_counted", counted,
+		"counting_seconds", spent.Seconds(), "seconds", time.Since(start).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	return todo, counts.Close()
+}
+
+// discardOutput removes what a run that evaluated nothing wrote in dir,
+// and dir itself when it did not exist before.
+func discardOutput(dir string, existed bool) {
+	for _, name := range []string{configName, journalName, tokenCountsName, trajectoryDir} {
+		os.Remove(filepath.Join(dir, name))
+	}
+	if !existed {
+		os.Remove(dir)
+	}
+}
+
 // checkFreshDir refuses an output directory that holds something other
 // than an evaluation: results must not mix with unrelated files.
 func checkFreshDir(dir string) error {
@@ -150,19 +204,23 @@ type evaluator struct {
 	journal  *Journal
 	baseline *baseline // nil without -baseline
 	log      *slog.Logger
+	// engine answers every question; with -share its sessions share a
+	// context window's REPL and cache remembers the worker's answers.
+	engine *rlm.RLM
+	cache  *rlm.MemoryCache // nil without -share
 }
 
 // evaluateAll evaluates the examples of todo that the journal does not
-// hold yet, reading them from files in order. After each one its record is
-// appended to the journal, unless it failed: failures are held back until
-// an example succeeds, and MaxFailures of them in a row stop the run
-// unrecorded, as a sign that the setup is broken rather than the examples,
-// so that a rerun tries them again.
+// hold yet, reading them from files in order, a context window at a time.
+// After each one its record is appended to the journal, unless it failed:
+// failures are held back until an example succeeds, and MaxFailures of them
+// in a row stop the run unrecorded, as a sign that the setup is broken
+// rather than the examples, so that a rerun tries them again.
 func (e *evaluator) evaluateAll(ctx context.Context, files []string, todo []selected, stderr io.Writer) error {
-	left := map[string]bool{}
+	left := map[string]selected{}
 	for _, t := range todo {
 		if !e.journal.Done(t.id) {
-			left[t.id] = true
+			left[t.id] = t
 		}
 	}
 	done := len(todo) - len(left)
@@ -174,30 +232,31 @@ func (e *evaluator) evaluateAll(ctx context.Context, files []string, todo []sele
 		progress.WithItemName("examples"), progress.WithInitial(int64(done)))
 	defer bar.Finish()
 	var held []Record
-	err := eachSelected(ctx, files, e.s.Config, func(index int, ex oolong.Example) error {
-		if !left[ex.ID] {
-			return nil
-		}
-		rec, err := e.example(ctx, index, ex)
-		if err != nil {
-			return err
-		}
-		bar.Add(1)
-		if rec.failure() != "" {
-			e.log.Warn("example failed", "id", ex.ID, "error", rec.failure())
-			held = append(held, rec)
-			if e.s.MaxFailures > 0 && len(held) >= e.s.MaxFailures {
-				return fmt.Errorf("%d examples failed in a row, so the setup looks broken; they are not recorded and a rerun tries them again; last error: %s",
-					len(held), held[len(held)-1].failure())
-			}
-			return nil
-		}
-		for _, r := range append(held, rec) {
-			if err := e.journal.Append(r); err != nil {
+	err := eachWindow(ctx, files, e.s.Config, left, func(rows []windowRow) error {
+		ask, done := e.window(ctx, rows[0].example.ContextWindowText)
+		defer done()
+		for _, row := range rows {
+			rec, err := e.example(ctx, row, ask)
+			if err != nil {
 				return err
 			}
+			bar.Add(1)
+			if rec.failure() != "" {
+				e.log.Warn("example failed", "id", row.id, "error", rec.failure())
+				held = append(held, rec)
+				if e.s.MaxFailures > 0 && len(held) >= e.s.MaxFailures {
+					return fmt.Errorf("%d examples failed in a row, so the setup looks broken; they are not recorded and a rerun tries them again; last error: %s",
+						len(held), held[len(held)-1].failure())
+				}
+				continue
+			}
+			for _, r := range append(held, rec) {
+				if err := e.journal.Append(r); err != nil {
+					return err
+				}
+			}
+			held = nil
 		}
-		held = nil
 		return nil
 	})
 	if err != nil {
@@ -214,11 +273,48 @@ func (e *evaluator) evaluateAll(ctx context.Context, files []string, todo []sele
 	return nil
 }
 
-// example answers one example with the RLM (and the baseline), writing its
+// asker answers a question about the context window it was made for,
+// reporting to observer.
+type asker func(ctx context.Context, question string, observer rlm.Observer) (rlm.Result, error)
+
+// window returns how the questions of a context window are answered: with
+// -share, in one session, the window bound once in its REPL and each
+// question starting as if alone (rlm.WithIndependentQuestions); without,
+// each by a run of its own. Call done after the window's last question.
+func (e *evaluator) window(ctx context.Context, text string) (ask asker, done func()) {
+	if !e.s.Share {
+		return func(ctx context.Context, question string, o rlm.Observer) (rlm.Result, error) {
+			engine, err := rlm.New(e.models.controller, e.models.worker, append(e.rlmOptions(), rlm.WithObserver(o))...)
+			if err != nil {
+				return rlm.Result{Stop: rlm.StopError}, err
+			}
+			return engine.Run(ctx, text, question)
+		}, func() {}
+	}
+	session, err := e.engine.NewSession(ctx, text)
+	if err != nil {
+		// Every question of the window fails with this error, and is
+		// recorded as failed unless the failures stop the run.
+		return func(context.Context, string, rlm.Observer) (rlm.Result, error) {
+			return rlm.Result{Stop: rlm.StopError}, err
+		}, func() {}
+	}
+	ask = func(ctx context.Context, question string, o rlm.Observer) (rlm.Result, error) {
+		return session.Ask(ctx, question, rlm.WithObserver(o))
+	}
+	return ask, func() {
+		if err := session.Close(); err != nil {
+			e.log.Warn("close the REPL of a context window", "err", err)
+		}
+	}
+}
+
+// example answers one example with ask (and the baseline), writing its
 // trajectory. It returns an error only when the evaluation cannot go on:
 // ctx done, or the trajectory not written.
-func (e *evaluator) example(ctx context.Context, index int, ex oolong.Example) (Record, error) {
-	rec := newRecord(index, ex, utf8.RuneCountInString(ex.ContextWindowText))
+func (e *evaluator) example(ctx context.Context, row windowRow, ask asker) (Record, error) {
+	ex, index := row.example, row.index
+	rec := newRecord(index, ex, row.length)
 	rec.Trajectory = filepath.ToSlash(filepath.Join(trajectoryDir, trajectoryName(index, ex.ID)+".jsonl"))
 	path := filepath.Join(e.s.Out, filepath.FromSlash(rec.Trajectory))
 	f, err := os.Create(path)
@@ -227,12 +323,8 @@ func (e *evaluator) example(ctx context.Context, index int, ex oolong.Example) (
 	}
 	defer f.Close()
 	tw := rlm.NewTrajectoryWriter(f)
-	engine, err := rlm.New(e.models.controller, e.models.worker, append(e.rlmOptions(), rlm.WithObserver(tw.Observer()))...)
-	if err != nil {
-		return Record{}, err
-	}
 	start := time.Now()
-	res, runErr := engine.Run(ctx, ex.ContextWindowText, ex.Question)
+	res, runErr := ask(ctx, ex.Question, tw.Observer())
 	rec.Seconds = time.Since(start).Seconds()
 	if ctx.Err() != nil {
 		return Record{}, ctx.Err()
@@ -250,18 +342,22 @@ func (e *evaluator) example(ctx context.Context, index int, ex oolong.Example) (
 		}
 	}
 	if e.baseline != nil {
-		if rec.Baseline, err = e.baseline.answer(ctx, ex); err != nil {
+		if rec.Baseline, err = e.baseline.answer(ctx, ex, row.length.Tokens); err != nil {
 			return Record{}, err
 		}
 	}
 	e.log.Info("example done", "index", index, "id", ex.ID, "score", rec.Score, "stop", rec.Stop,
-		"sub_calls", rec.SubCalls, "seconds", rec.Seconds)
+		"sub_calls", rec.SubCalls, "cache_hits", rec.SubCallCacheHits, "seconds", rec.Seconds)
 	return rec, nil
 }
 
+// rlmOptions are the engine's options: the Config's budgets and sizes, and
+// the task told to the controller: OOLONG-real's layout and answer form
+// (oolong.TaskPreamble), and each window's own instructions and
+// player-to-character map in its first message (oolong.WindowHeader).
 func (e *evaluator) rlmOptions() []rlm.Option {
 	c := e.s.Config
-	return []rlm.Option{
+	opts := []rlm.Option{
 		rlm.WithMaxIterations(c.Iterations),
 		rlm.WithMaxDepth(c.Depth),
 		rlm.WithSubCallBudget(c.SubCallBudget),
@@ -270,8 +366,14 @@ func (e *evaluator) rlmOptions() []rlm.Option {
 		rlm.WithTimeLimit(time.Duration(c.TimeLimit)),
 		rlm.WithChunkChars(c.ChunkChars),
 		rlm.WithControllerContext(c.ControllerContext),
+		rlm.WithTaskPreamble(oolong.TaskPreamble),
+		rlm.WithDocumentHeader(oolong.WindowHeader),
 		rlm.WithLogger(e.log),
 	}
+	if e.cache != nil {
+		opts = append(opts, rlm.WithSubCallCache(e.cache), rlm.WithIndependentQuestions())
+	}
+	return opts
 }
 
 // unsafeName matches what may not go into a file name.

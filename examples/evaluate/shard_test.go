@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,28 +40,56 @@ func TestParseShard(t *testing.T) {
 	}
 }
 
-// TestShardsPartitionTheSelection checks that the shards of a split take
-// every example exactly once, and differ in size by at most one.
+// TestShardsPartitionTheSelection checks that the shards of a selection
+// take every example exactly once, each context window whole, and that
+// their work differs by no more than the largest window's.
 func TestShardsPartitionTheSelection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var all []selected
+	for w := range 40 {
+		tokens := 1000 + rng.IntN(200_000)
+		if w%7 == 0 {
+			tokens = 60_000 // windows of equal work
+		}
+		for range 1 + rng.IntN(12) {
+			all = append(all, selected{index: len(all), id: fmt.Sprint("q", len(all)),
+				window: fmt.Sprint("w", w), length: windowLength{Tokens: tokens}})
+		}
+	}
+	work := func(es []selected) (total, largest int) {
+		byWindow := map[string]int{}
+		for _, e := range es {
+			total += e.length.Tokens
+			byWindow[e.window] += e.length.Tokens
+		}
+		for _, w := range byWindow {
+			largest = max(largest, w)
+		}
+		return total, largest
+	}
+	_, largest := work(all)
 	for _, count := range []int{1, 2, 3, 16} {
-		owners := make([]int, 101)
-		sizes := make([]int, count)
+		owner := map[string]int{}
+		windowOwner := map[string]int{}
+		lo, hi := math.MaxInt, 0
 		for k := range count {
-			s := Shard{Index: k, Count: count}
-			for i := range owners {
-				if s.Has(i) {
-					owners[i]++
-					sizes[k]++
+			mine := Shard{Index: k, Count: count}.Of(all)
+			assert.Equal(t, mine, Shard{Index: k, Count: count}.Of(all), "the same every time")
+			assert.True(t, slices.IsSortedFunc(mine, func(a, b selected) int { return a.index - b.index }), "in the selection's order")
+			for _, e := range mine {
+				owner[e.id]++
+				if other, ok := windowOwner[e.window]; ok {
+					assert.Equal(t, other, k, "window %s is split", e.window)
 				}
+				windowOwner[e.window] = k
 			}
+			total, _ := work(mine)
+			lo, hi = min(lo, total), max(hi, total)
 		}
-		for i, n := range owners {
-			assert.Equal(t, 1, n, "example %d of %d shards", i, count)
+		assert.Len(t, owner, len(all), "%d shards: every example", count)
+		for id, n := range owner {
+			assert.Equal(t, 1, n, "%d shards: example %s once", count, id)
 		}
-		lo, hi := sizes[0], sizes[0]
-		for _, n := range sizes {
-			lo, hi = min(lo, n), max(hi, n)
-		}
-		assert.LessOrEqual(t, hi-lo, 1, "%d shards: sizes %v", count, sizes)
+		assert.LessOrEqual(t, hi-lo, largest, "%d shards: work %d to %d", count, lo, hi)
 	}
 }

@@ -11,29 +11,60 @@ import (
 	"github.com/go-rlm/rlm/rlm/oolong"
 )
 
-// Summary is what a table of results comes to. Accuracies are mean
-// official OOLONG-real scores, in [0, 1] (OOLONG's papers print them times
-// 100). It is a plain value.
+// Summary is what a table of results comes to. Accuracies are mean scores,
+// in [0, 1] (OOLONG's papers print them times 100): Accuracy the official
+// OOLONG-real score, LenientAccuracy ours (oolong.LenientScore), for the RLM
+// and the baseline alike. It is a plain value.
 type Summary struct {
 	Dataset  string `json:"dataset"`
 	Split    string `json:"split"`
 	Examples int    `json:"examples"`
+	// Selection says how the examples were chosen; OfficialSelection
+	// reports that it is the official evaluation's rule, with no other
+	// filter, which makes the numbers comparable with published ones.
+	Selection         string `json:"selection"`
+	OfficialSelection bool   `json:"official_selection"`
 	// Failed counts examples whose run ended in an error (scored 0).
-	Failed   int     `json:"failed"`
-	Accuracy float64 `json:"accuracy"`
-	// BaselineExamples counts the examples the worker also answered alone
-	// (-baseline); BaselineAccuracy is its accuracy on them.
-	BaselineExamples int      `json:"baseline_examples"`
-	BaselineAccuracy *float64 `json:"baseline_accuracy,omitempty"`
-	ByType           []Group  `json:"by_question_type"`
+	Failed          int     `json:"failed"`
+	Accuracy        float64 `json:"accuracy"`
+	LenientAccuracy float64 `json:"lenient_accuracy"`
+	// BaselineExamples counts the examples the worker answered alone
+	// (-baseline); BaselineAccuracy is its accuracy on them, and
+	// PairedAccuracy the RLM's on the same examples. BaselineExcluded counts
+	// the examples whose window did not fit the worker's context, left out;
+	// BaselineTruncated those answered on a window cut to fit
+	// (-baseline-fit truncate); BaselineFailed those whose request failed
+	// (scored 0).
+	BaselineExamples        int      `json:"baseline_examples"`
+	BaselineAccuracy        *float64 `json:"baseline_accuracy,omitempty"`
+	BaselineLenientAccuracy *float64 `json:"baseline_lenient_accuracy,omitempty"`
+	PairedAccuracy          *float64 `json:"paired_accuracy,omitempty"`
+	BaselineExcluded        int      `json:"baseline_excluded"`
+	BaselineTruncated       int      `json:"baseline_truncated"`
+	BaselineFailed          int      `json:"baseline_failed"`
+	ByType                  []Group  `json:"by_question_type"`
 	// ByContextLength groups the examples by the length of their context
-	// window, in ContextLengthUnit.
+	// window in ContextLengthUnit (characters), ByContextTokens in tokens
+	// of ContextTokenizer.
 	ByContextLength   []Group `json:"by_context_length"`
 	ContextLengthUnit string  `json:"context_length_unit"`
+	ByContextTokens   []Group `json:"by_context_tokens"`
+	ContextTokenizer  string  `json:"context_tokenizer"`
 
-	MeanSubCalls     float64 `json:"mean_sub_calls"`
-	CodeBlocks       int     `json:"code_blocks"`
-	CodeBlocksFailed int     `json:"code_blocks_failed"`
+	MeanSubCalls float64 `json:"mean_sub_calls"`
+	// SubCallCacheHits counts the sub-calls answered from the memo of the
+	// worker's answers (-share); WorkerPromptTokens the prompt tokens the
+	// worker read.
+	SubCallCacheHits   int `json:"sub_call_cache_hits"`
+	WorkerPromptTokens int `json:"worker_prompt_tokens"`
+	// ControllerPromptTokens counts the controller's prompt tokens,
+	// ControllerCachedTokens those it held from an earlier call and did not
+	// read again, and ControllerCachedShare is their ratio.
+	ControllerPromptTokens int     `json:"controller_prompt_tokens"`
+	ControllerCachedTokens int     `json:"controller_cached_tokens"`
+	ControllerCachedShare  float64 `json:"controller_cached_share"`
+	CodeBlocks             int     `json:"code_blocks"`
+	CodeBlocksFailed       int     `json:"code_blocks_failed"`
 	// CodeSuccessRate is the fraction of code blocks that ran without an
 	// exception.
 	CodeSuccessRate float64 `json:"code_success_rate"`
@@ -46,30 +77,40 @@ type Summary struct {
 }
 
 // Group is the accuracy of a group of examples: a question type, or a bin
-// of context lengths (Min < length ≤ Max; Max 0 means no upper bound). It
-// is a plain value.
+// of context lengths (Min < length ≤ Max; Max 0 means no upper bound). The
+// baseline's accuracies are over the examples it answered, PairedAccuracy
+// the RLM's over the same examples. It is a plain value.
 type Group struct {
-	Name             string   `json:"name"`
-	Min              int      `json:"min,omitempty"`
-	Max              int      `json:"max,omitempty"`
-	Examples         int      `json:"examples"`
-	Accuracy         float64  `json:"accuracy"`
-	BaselineExamples int      `json:"baseline_examples"`
-	BaselineAccuracy *float64 `json:"baseline_accuracy,omitempty"`
+	Name                    string   `json:"name"`
+	Min                     int      `json:"min,omitempty"`
+	Max                     int      `json:"max,omitempty"`
+	Examples                int      `json:"examples"`
+	Accuracy                float64  `json:"accuracy"`
+	LenientAccuracy         float64  `json:"lenient_accuracy"`
+	BaselineExamples        int      `json:"baseline_examples"`
+	BaselineAccuracy        *float64 `json:"baseline_accuracy,omitempty"`
+	BaselineLenientAccuracy *float64 `json:"baseline_lenient_accuracy,omitempty"`
+	PairedAccuracy          *float64 `json:"paired_accuracy,omitempty"`
 }
 
 // tally accumulates the scores of a group.
 type tally struct {
-	n, nBaseline         int
-	score, baselineScore float64
+	n, nBaseline                   int
+	score, lenient                 float64
+	baseline, baselineLenient, rlm float64 // rlm: the RLM's score where the baseline answered
 }
 
+// add counts r. A baseline that was excluded is left out of the baseline's
+// figures; one that failed counts with score 0, as a failed RLM run does.
 func (t *tally) add(r Record) {
 	t.n++
 	t.score += r.Score
-	if r.Baseline != nil {
+	t.lenient += r.LenientScore
+	if b := r.Baseline; b != nil && b.Excluded == "" {
 		t.nBaseline++
-		t.baselineScore += r.Baseline.Score
+		t.baseline += b.Score
+		t.baselineLenient += b.LenientScore
+		t.rlm += r.Score
 	}
 }
 
@@ -77,13 +118,18 @@ func (t tally) group(name string) Group {
 	g := Group{Name: name, Examples: t.n, BaselineExamples: t.nBaseline}
 	if t.n > 0 {
 		g.Accuracy = t.score / float64(t.n)
+		g.LenientAccuracy = t.lenient / float64(t.n)
 	}
 	if t.nBaseline > 0 {
-		acc := t.baselineScore / float64(t.nBaseline)
-		g.BaselineAccuracy = &acc
+		n := float64(t.nBaseline)
+		g.BaselineAccuracy = ptr(t.baseline / n)
+		g.BaselineLenientAccuracy = ptr(t.baselineLenient / n)
+		g.PairedAccuracy = ptr(t.rlm / n)
 	}
 	return g
 }
+
+func ptr(f float64) *float64 { return &f }
 
 // bin is a range of context lengths: lo < length ≤ hi, hi 0 for no bound.
 type bin struct{ lo, hi int }
@@ -107,17 +153,37 @@ func binsOf(edges []int) []bin {
 
 func (b bin) has(n int) bool { return n > b.lo && (b.hi == 0 || n <= b.hi) }
 
+// binned groups records by a length, in bins with the given upper edges.
+// Bins without examples are left out.
+func binned(records []Record, edges []int, length func(Record) int) []Group {
+	var groups []Group
+	for _, b := range binsOf(edges) {
+		var t tally
+		for _, r := range records {
+			if b.has(length(r)) {
+				t.add(r)
+			}
+		}
+		if t.n > 0 {
+			g := t.group(b.name())
+			g.Min, g.Max = b.lo, b.hi
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
 // summarize computes the Summary of records, grouping context lengths by
-// the bins whose upper edges are edges. Bins without examples are left out.
-func summarize(c Config, records []Record, edges []int) Summary {
+// bins whose upper edges are charEdges (characters) and tokenEdges
+// (tokens).
+func summarize(c Config, records []Record, charEdges, tokenEdges []int) Summary {
 	s := Summary{
 		Dataset: string(c.Dataset), Split: string(c.Split), Examples: len(records),
-		ContextLengthUnit: "characters", StopReasons: map[string]int{},
+		Selection: c.describeSelection(), OfficialSelection: c.officialSelection(),
+		ContextLengthUnit: "characters", ContextTokenizer: c.ContextTokenizer, StopReasons: map[string]int{},
 	}
 	var all tally
 	byType := map[string]*tally{}
-	bins := binsOf(edges)
-	byBin := make([]tally, len(bins))
 	subCalls, baselineSeconds := 0, 0.0
 	for _, r := range records {
 		all.add(r)
@@ -125,30 +191,39 @@ func summarize(c Config, records []Record, edges []int) Summary {
 			byType[r.QuestionType] = &tally{}
 		}
 		byType[r.QuestionType].add(r)
-		for i, b := range bins {
-			if b.has(r.ContextChars) {
-				byBin[i].add(r)
-			}
-		}
 		if r.Error != "" {
 			s.Failed++
 		}
 		subCalls += r.SubCalls
+		s.SubCallCacheHits += r.SubCallCacheHits
+		s.WorkerPromptTokens += r.WorkerPromptTokens
+		s.ControllerPromptTokens += r.ControllerPromptTokens
+		s.ControllerCachedTokens += r.ControllerCachedTokens
 		s.CodeBlocks += r.CodeBlocks
 		s.CodeBlocksFailed += r.CodeBlocksFailed
 		s.TotalSeconds += r.Seconds
 		if r.Stop != "" {
 			s.StopReasons[r.Stop]++
 		}
-		if r.Baseline != nil {
-			baselineSeconds += r.Baseline.Seconds
+		if b := r.Baseline; b != nil {
+			switch {
+			case b.Excluded != "":
+				s.BaselineExcluded++
+				continue
+			case b.Error != "":
+				s.BaselineFailed++
+			case b.Truncated:
+				s.BaselineTruncated++
+			}
+			baselineSeconds += b.Seconds
 		}
 	}
 	overall := all.group("all")
-	s.Accuracy, s.BaselineExamples, s.BaselineAccuracy = overall.Accuracy, overall.BaselineExamples, overall.BaselineAccuracy
+	s.Accuracy, s.LenientAccuracy = overall.Accuracy, overall.LenientAccuracy
+	s.BaselineExamples, s.BaselineAccuracy, s.BaselineLenientAccuracy = overall.BaselineExamples, overall.BaselineAccuracy, overall.BaselineLenientAccuracy
+	s.PairedAccuracy = overall.PairedAccuracy
 	if all.nBaseline > 0 {
-		mean := baselineSeconds / float64(all.nBaseline)
-		s.BaselineSecondsPerExample = &mean
+		s.BaselineSecondsPerExample = ptr(baselineSeconds / float64(all.nBaseline))
 	}
 	// Question types in the dataset's order, then any other.
 	types := slices.Sorted(maps.Keys(byType))
@@ -158,16 +233,14 @@ func summarize(c Config, records []Record, edges []int) Summary {
 	for _, t := range types {
 		s.ByType = append(s.ByType, byType[t].group(t))
 	}
-	for i, b := range bins {
-		if byBin[i].n > 0 {
-			g := byBin[i].group(b.name())
-			g.Min, g.Max = b.lo, b.hi
-			s.ByContextLength = append(s.ByContextLength, g)
-		}
-	}
+	s.ByContextLength = binned(records, charEdges, func(r Record) int { return r.ContextChars })
+	s.ByContextTokens = binned(records, tokenEdges, func(r Record) int { return r.ContextTokens })
 	if len(records) > 0 {
 		s.MeanSubCalls = float64(subCalls) / float64(len(records))
 		s.SecondsPerExample = s.TotalSeconds / float64(len(records))
+	}
+	if s.ControllerPromptTokens > 0 {
+		s.ControllerCachedShare = float64(s.ControllerCachedTokens) / float64(s.ControllerPromptTokens)
 	}
 	if s.CodeBlocks > 0 {
 		s.CodeSuccessRate = float64(s.CodeBlocks-s.CodeBlocksFailed) / float64(s.CodeBlocks)
@@ -191,44 +264,67 @@ func (s Summary) writeMarkdown(w io.Writer) error {
 	if s.Failed > 0 {
 		fmt.Fprintf(&b, " (%d failed with an error, scored 0)", s.Failed)
 	}
-	b.WriteString(". Accuracy is the mean official OOLONG-real score, in percent")
-	if baseline {
-		fmt.Fprintf(&b, "; the baseline is the worker alone on the context window cut to its context (%d examples)", s.BaselineExamples)
+	fmt.Fprintf(&b, ": %s.", s.Selection)
+	if s.OfficialSelection {
+		b.WriteString(" This is the official evaluation's selection.")
+	} else {
+		b.WriteString(" This is not the official evaluation's selection (1024 < tokens <= 131072, every example): compare with published numbers with care.")
 	}
-	b.WriteString(".\n\n")
+	b.WriteString("\n\nAccuracy is the mean official OOLONG-real score of each system's output as it is, in percent. " +
+		"*Lenient* is ours, not official: the same score with an answer without `\\boxed{}` read as if boxed, for both systems.")
+	if baseline || s.BaselineExcluded > 0 {
+		fmt.Fprintf(&b, " The baseline is the worker alone, as the official evaluation asks a plain model: %d examples", s.BaselineExamples)
+		if s.BaselineExcluded > 0 {
+			fmt.Fprintf(&b, "; %d more excluded because their window does not fit the worker's context", s.BaselineExcluded)
+		}
+		if s.BaselineTruncated > 0 {
+			fmt.Fprintf(&b, "; **%d of them on a window cut to fit the worker's context**", s.BaselineTruncated)
+		}
+		if s.BaselineFailed > 0 {
+			fmt.Fprintf(&b, "; %d failed, scored 0", s.BaselineFailed)
+		}
+		b.WriteString(". *RLM, same examples* is the RLM's accuracy on the examples the baseline answered.")
+	}
+	b.WriteString("\n\n")
 
-	header := "| | Examples | RLM |"
-	rule := "|---|---:|---:|"
+	header := "| | Examples | RLM | RLM lenient |"
+	rule := "|---|---:|---:|---:|"
 	if baseline {
-		header += " Baseline |"
-		rule += "---:|"
+		header += " Baseline examples | Baseline | Baseline lenient | RLM, same examples |"
+		rule += "---:|---:|---:|---:|"
+	}
+	opt := func(f *float64) string {
+		if f == nil {
+			return "–"
+		}
+		return percent(*f)
 	}
 	row := func(name string, g Group) {
-		fmt.Fprintf(&b, "| %s | %d | %s |", name, g.Examples, percent(g.Accuracy))
+		fmt.Fprintf(&b, "| %s | %d | %s | %s |", name, g.Examples, percent(g.Accuracy), percent(g.LenientAccuracy))
 		if baseline {
-			if g.BaselineAccuracy != nil {
-				fmt.Fprintf(&b, " %s |", percent(*g.BaselineAccuracy))
-			} else {
-				b.WriteString(" – |")
-			}
+			fmt.Fprintf(&b, " %d | %s | %s | %s |", g.BaselineExamples, opt(g.BaselineAccuracy), opt(g.BaselineLenientAccuracy), opt(g.PairedAccuracy))
 		}
 		b.WriteString("\n")
 	}
+	table := func(title string, groups []Group) {
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n%s\n", title, strings.Replace(header, "| |", "| Group |", 1), rule)
+		for _, g := range groups {
+			row(g.Name, g)
+		}
+	}
 	b.WriteString(header + "\n" + rule + "\n")
-	row("**All**", Group{Examples: s.Examples, Accuracy: s.Accuracy, BaselineAccuracy: s.BaselineAccuracy})
-
-	b.WriteString("\n## By question type\n\n" + strings.Replace(header, "| |", "| Question type |", 1) + "\n" + rule + "\n")
-	for _, g := range s.ByType {
-		row(g.Name, g)
-	}
-	fmt.Fprintf(&b, "\n## By context length (%s)\n\n", s.ContextLengthUnit)
-	b.WriteString(strings.Replace(header, "| |", "| Context length |", 1) + "\n" + rule + "\n")
-	for _, g := range s.ByContextLength {
-		row(g.Name, g)
-	}
+	row("**All**", Group{Examples: s.Examples, Accuracy: s.Accuracy, LenientAccuracy: s.LenientAccuracy,
+		BaselineExamples: s.BaselineExamples, BaselineAccuracy: s.BaselineAccuracy,
+		BaselineLenientAccuracy: s.BaselineLenientAccuracy, PairedAccuracy: s.PairedAccuracy})
+	table("By question type", s.ByType)
+	table(fmt.Sprintf("By context length (tokens, the %s's tokenizer)", s.ContextTokenizer), s.ByContextTokens)
+	table(fmt.Sprintf("By context length (%s)", s.ContextLengthUnit), s.ByContextLength)
 
 	b.WriteString("\n## The RLM's work\n\n| | |\n|---|---:|\n")
 	fmt.Fprintf(&b, "| Mean sub-calls per example | %.1f |\n", s.MeanSubCalls)
+	fmt.Fprintf(&b, "| Sub-calls answered from the memo of the worker's answers | %d |\n", s.SubCallCacheHits)
+	fmt.Fprintf(&b, "| Worker prompt tokens | %d |\n", s.WorkerPromptTokens)
+	fmt.Fprintf(&b, "| Controller prompt tokens held from earlier calls | %s of %d |\n", percent(s.ControllerCachedShare)+"%", s.ControllerPromptTokens)
 	fmt.Fprintf(&b, "| Code blocks run | %d |\n", s.CodeBlocks)
 	fmt.Fprintf(&b, "| Code blocks without an exception | %s |\n", percent(s.CodeSuccessRate))
 	fmt.Fprintf(&b, "| Runtime per example | %s |\n", seconds(s.SecondsPerExample))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -15,35 +16,52 @@ import (
 
 func summaryRecords() []Record {
 	return []Record{
-		{ID: "a", QuestionType: "singledoc_rolls", ContextChars: 100_000, Score: 1, Stop: "final",
-			SubCalls: 4, CodeBlocks: 2, Seconds: 10, Baseline: &BaselineRecord{Score: 0.5, Seconds: 1}},
-		{ID: "b", QuestionType: "singledoc_spells", ContextChars: 300_000, Score: 0.5, Stop: "max_iterations",
-			SubCalls: 2, CodeBlocks: 3, CodeBlocksFailed: 1, Seconds: 20, Baseline: &BaselineRecord{Score: 0, Seconds: 3}},
-		{ID: "c", QuestionType: "multidoc_rolls", ContextChars: 3_500_000, Score: 0, Stop: "error", Error: "rlm: run: boom",
-			Seconds: 30},
-		{ID: "d", QuestionType: "singledoc_rolls", ContextChars: 256_000, Score: 0.25, Stop: "final",
+		{ID: "a", QuestionType: "singledoc_rolls", ContextChars: 100_000, ContextTokens: 25_000, Score: 1, LenientScore: 1, Stop: "final",
+			SubCalls: 4, CodeBlocks: 2, Seconds: 10, Baseline: &BaselineRecord{Score: 0.5, LenientScore: 0.75, Seconds: 1}},
+		{ID: "b", QuestionType: "singledoc_spells", ContextChars: 300_000, ContextTokens: 131_072, Score: 0, LenientScore: 0.5, Stop: "max_iterations",
+			SubCalls: 2, CodeBlocks: 3, CodeBlocksFailed: 1, Seconds: 20, Baseline: &BaselineRecord{Score: 0, Truncated: true, Seconds: 3}},
+		{ID: "c", QuestionType: "multidoc_rolls", ContextChars: 3_500_000, ContextTokens: 1_000_000, Score: 0, Stop: "error", Error: "rlm: run: boom",
+			Seconds: 30, Baseline: &BaselineRecord{Excluded: "too long"}},
+		{ID: "d", QuestionType: "singledoc_rolls", ContextChars: 256_000, ContextTokens: 64_000, Score: 0.25, LenientScore: 0.25, Stop: "final",
 			SubCalls: 0, Seconds: 20},
 	}
 }
 
 func TestSummarize(t *testing.T) {
-	s := summarize(Config{Dataset: oolong.DnD, Split: oolong.Test}, summaryRecords(), defaultBins)
-	half, quarter := 0.5, 0.25
+	c := Config{Dataset: oolong.DnD, Split: oolong.Test, ContextTokens: oolong.OfficialTokenRange(), ContextTokenizer: workerTokenizer}
+	s := summarize(c, summaryRecords(), defaultBins, defaultTokenBins)
+	f := func(x float64) *float64 { return &x }
 	assert.Equal(t, 4, s.Examples)
+	assert.True(t, s.OfficialSelection)
+	assert.Equal(t, "context windows of 1024 < tokens <= 131072 (the worker's tokenizer), sorted by context_window_id", s.Selection)
 	assert.Equal(t, 1, s.Failed)
-	assert.InDelta(t, (1+0.5+0+0.25)/4, s.Accuracy, 1e-12)
-	assert.Equal(t, 2, s.BaselineExamples)
-	assert.Equal(t, &quarter, s.BaselineAccuracy, "over the examples that have a baseline")
+	assert.InDelta(t, (1+0+0+0.25)/4, s.Accuracy, 1e-12)
+	assert.InDelta(t, (1+0.5+0+0.25)/4, s.LenientAccuracy, 1e-12)
+	assert.Equal(t, 2, s.BaselineExamples, "the excluded baseline is left out")
+	assert.Equal(t, 1, s.BaselineExcluded)
+	assert.Equal(t, 1, s.BaselineTruncated)
+	assert.Equal(t, f(0.25), s.BaselineAccuracy, "over the examples the baseline answered")
+	assert.Equal(t, f(0.375), s.BaselineLenientAccuracy)
+	assert.Equal(t, f(0.5), s.PairedAccuracy, "the RLM on the baseline's examples")
 	assert.Equal(t, []Group{
-		{Name: "singledoc_rolls", Examples: 2, Accuracy: 0.625, BaselineExamples: 1, BaselineAccuracy: &half},
-		{Name: "singledoc_spells", Examples: 1, Accuracy: 0.5, BaselineExamples: 1, BaselineAccuracy: new(float64)},
+		{Name: "singledoc_rolls", Examples: 2, Accuracy: 0.625, LenientAccuracy: 0.625,
+			BaselineExamples: 1, BaselineAccuracy: f(0.5), BaselineLenientAccuracy: f(0.75), PairedAccuracy: f(1)},
+		{Name: "singledoc_spells", Examples: 1, Accuracy: 0, LenientAccuracy: 0.5,
+			BaselineExamples: 1, BaselineAccuracy: f(0), BaselineLenientAccuracy: f(0), PairedAccuracy: f(0)},
 		{Name: "multidoc_rolls", Examples: 1, Accuracy: 0},
 	}, s.ByType, "in the dataset's order")
 	assert.Equal(t, []Group{
-		{Name: "0-256K", Max: 256_000, Examples: 2, Accuracy: 0.625, BaselineExamples: 1, BaselineAccuracy: &half},
-		{Name: "256K-512K", Min: 256_000, Max: 512_000, Examples: 1, Accuracy: 0.5, BaselineExamples: 1, BaselineAccuracy: new(float64)},
+		{Name: "0-256K", Max: 256_000, Examples: 2, Accuracy: 0.625, LenientAccuracy: 0.625,
+			BaselineExamples: 1, BaselineAccuracy: f(0.5), BaselineLenientAccuracy: f(0.75), PairedAccuracy: f(1)},
+		{Name: "256K-512K", Min: 256_000, Max: 512_000, Examples: 1, Accuracy: 0, LenientAccuracy: 0.5,
+			BaselineExamples: 1, BaselineAccuracy: f(0), BaselineLenientAccuracy: f(0), PairedAccuracy: f(0)},
 		{Name: ">3M", Min: 3_000_000, Examples: 1, Accuracy: 0},
 	}, s.ByContextLength, "bins hold lengths above their lower edge up to their upper one; empty bins are left out")
+	var names []string
+	for _, g := range s.ByContextTokens {
+		names = append(names, fmt.Sprintf("%s:%d", g.Name, g.Examples))
+	}
+	assert.Equal(t, []string{"0-64Ki:2", "64Ki-128Ki:1", "512Ki-1Mi:1"}, names, "131072 tokens is in the bin it closes")
 	assert.InDelta(t, 1.5, s.MeanSubCalls, 1e-12)
 	assert.Equal(t, 5, s.CodeBlocks)
 	assert.InDelta(t, 0.8, s.CodeSuccessRate, 1e-12)
@@ -56,10 +74,14 @@ func TestSummarize(t *testing.T) {
 	var md bytes.Buffer
 	require.NoError(t, s.writeMarkdown(&md))
 	for _, want := range []string{
-		"| **All** | 4 | 43.8 | 25.0 |",
-		"| singledoc_spells | 1 | 50.0 | 0.0 |",
-		"| >3M | 1 | 0.0 | – |",
+		"This is the official evaluation's selection.",
+		"| **All** | 4 | 31.2 | 43.8 | 2 | 25.0 | 37.5 | 50.0 |",
+		"| singledoc_spells | 1 | 0.0 | 50.0 | 1 | 0.0 | 0.0 | 0.0 |",
+		"| >3M | 1 | 0.0 | 0.0 | 0 | – | – | – |",
+		"| 64Ki-128Ki | 1 |",
 		"(1 failed with an error, scored 0)",
+		"1 more excluded because their window does not fit",
+		"**1 of them on a window cut to fit the worker's context**",
 		"| Code blocks without an exception | 80.0 |",
 		"| Stop reasons | error 1, final 2, max_iterations 1 |",
 	} {
@@ -72,15 +94,18 @@ func TestSummarizeWithoutBaseline(t *testing.T) {
 	for i := range records {
 		records[i].Baseline = nil
 	}
-	s := summarize(Config{Dataset: oolong.ToyDnD, Split: oolong.Validation}, records, []int{1_000_000})
+	c := Config{Dataset: oolong.ToyDnD, Split: oolong.Validation, N: 4, ContextTokenizer: workerTokenizer}
+	s := summarize(c, records, []int{1_000_000}, defaultTokenBins)
 	assert.Nil(t, s.BaselineAccuracy)
 	assert.Nil(t, s.BaselineSecondsPerExample)
+	assert.False(t, s.OfficialSelection)
 	require.Len(t, s.ByContextLength, 2)
 	assert.Equal(t, ">1M", s.ByContextLength[1].Name)
 	var md bytes.Buffer
 	require.NoError(t, s.writeMarkdown(&md))
 	assert.NotContains(t, md.String(), "Baseline")
 	assert.Contains(t, md.String(), "# OOLONG-real: toy_dnd/validation")
+	assert.Contains(t, md.String(), "sorted by context_window_id, at most 4 examples. This is not the official evaluation's selection")
 }
 
 func TestPlot(t *testing.T) {
@@ -92,7 +117,7 @@ func TestPlot(t *testing.T) {
 			}
 		}
 		var buf bytes.Buffer
-		require.NoError(t, writePlot(&buf, summarize(Config{Dataset: oolong.DnD, Split: oolong.Test}, records, defaultBins)))
+		require.NoError(t, writePlot(&buf, summarize(Config{Dataset: oolong.DnD, Split: oolong.Test}, records, defaultBins, defaultTokenBins)))
 		img, err := png.Decode(&buf)
 		require.NoError(t, err)
 		assert.Equal(t, 7*96, img.Bounds().Dx(), "7 inches at 96 dpi")

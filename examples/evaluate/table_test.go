@@ -29,21 +29,27 @@ func expectedRow(r Record) map[string]any {
 	row := map[string]any{
 		"index": r.Index, "id": r.ID, "context_window_id": r.ContextWindowID, "campaign": r.Campaign,
 		"question_type": r.QuestionType, "episodes": r.Episodes, "question": r.Question,
-		"context_chars": r.ContextChars, "gold": r.Gold, "answer": r.Answer, "score": r.Score,
+		"context_chars": r.ContextChars, "context_tokens": r.ContextTokens, "gold": r.Gold, "answer": r.Answer,
+		"score": r.Score, "lenient_score": r.LenientScore,
 		"final": r.Final, "stop_reason": r.Stop, "error": nil, "iterations": r.Iterations,
-		"sub_calls": r.SubCalls, "sub_calls_failed": r.SubCallsFailed,
+		"sub_calls": r.SubCalls, "sub_calls_failed": r.SubCallsFailed, "sub_call_cache_hits": r.SubCallCacheHits,
 		"code_blocks": r.CodeBlocks, "code_blocks_failed": r.CodeBlocksFailed,
 		"controller_prompt_tokens": r.ControllerPromptTokens, "controller_completion_tokens": r.ControllerCompletionTokens,
-		"worker_prompt_tokens": r.WorkerPromptTokens, "worker_completion_tokens": r.WorkerCompletionTokens,
+		"controller_cached_tokens": r.ControllerCachedTokens,
+		"worker_prompt_tokens":     r.WorkerPromptTokens, "worker_completion_tokens": r.WorkerCompletionTokens,
 		"seconds": r.Seconds, "trajectory": r.Trajectory,
-		"baseline_answer": nil, "baseline_score": nil, "baseline_context_chars": nil,
+		"baseline_excluded": nil, "baseline_answer": nil, "baseline_score": nil, "baseline_lenient_score": nil,
+		"baseline_context_chars": nil, "baseline_truncated": nil,
 		"baseline_prompt_tokens": nil, "baseline_completion_tokens": nil, "baseline_seconds": nil, "baseline_error": nil,
 	}
 	if r.Error != "" {
 		row["error"] = r.Error
 	}
-	if b := r.Baseline; b != nil {
-		row["baseline_answer"], row["baseline_score"], row["baseline_context_chars"] = b.Answer, b.Score, b.ContextChars
+	if b := r.Baseline; b != nil && b.Excluded != "" {
+		row["baseline_excluded"] = b.Excluded
+	} else if b != nil {
+		row["baseline_answer"], row["baseline_score"], row["baseline_lenient_score"] = b.Answer, b.Score, b.LenientScore
+		row["baseline_context_chars"], row["baseline_truncated"] = b.ContextChars, b.Truncated
 		row["baseline_prompt_tokens"], row["baseline_completion_tokens"], row["baseline_seconds"] = b.PromptTokens, b.CompletionTokens, b.Seconds
 		if b.Error != "" {
 			row["baseline_error"] = b.Error

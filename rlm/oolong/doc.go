@@ -40,7 +40,18 @@
 // taken from \boxed{...}, parsed as an integer by Python's int() rules, a
 // comma-separated list, or a string, and scored 0.75^|error| for integers,
 // by set overlap for lists and by case-insensitive equality for strings.
-// [Grade] also says how both answers were read.
+// [Grade] also says how both answers were read. [LenientScore] is not the
+// official score: it reads an output without a box as if it were boxed, a
+// rule to report beside the official one, labelled as such.
+//
+// # Selection
+//
+// The official evaluation runs the rows whose context window has more than
+// 1024 and at most 131072 tokens of the evaluated model
+// ([OfficialTokenRange]), sorted by context_window_id
+// ([SortByContextWindow]). [Select] applies that rule to rows and known
+// token counts. [WindowHeader] returns what opens a window before its
+// transcripts: the instructions and the player-to-character map.
 //
 // # Context windows
 //
@@ -53,6 +64,7 @@
 //
 // # Concurrency
 //
-// [Score], [Grade], [ParseAnswer] and [ExtractBoxed] are safe for concurrent
-// use, and so is a [Campaign]. A [Reader] is not.
+// [Score], [LenientScore], [Grade], [ParseAnswer], [ExtractBoxed], [Select]
+// and [WindowHeader] are safe for concurrent use, and so is a [Campaign]. A
+// [Reader] is not.
 package oolong

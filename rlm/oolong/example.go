@@ -103,3 +103,13 @@ func joinInts(ints []int, sep string) string {
 	}
 	return strings.Join(parts, sep)
 }
+
+// TaskPreamble describes OOLONG-real to an RLM's controller, for a task
+// preamble option of the engine (rlm.WithTaskPreamble): what a context
+// window holds and how it is laid out, what questions ask, and the answer
+// form the window's own instructions require. With [WindowHeader] shown in
+// its first message, the controller knows the instructions and the
+// player-to-character map without reading the document for them.
+const TaskPreamble = `Each document is a context window of OOLONG-real: transcripts of Critical Role, a show in which a group of players play Dungeons & Dragons. It opens with instructions and a mapping from each player's name to the name of the character they play ("Laura plays the character Vex'ahlia."; Matt is the Dungeon Master, "DM"), both shown to you in your first message. Then come one or more episode transcripts, each between a line [START OF EPISODE] and a line [END OF EPISODE], episodes separated by a blank line. Each transcript line is one turn, "Name: what they said", named by the player, not the character ("All" when several speak at once).
+
+Questions ask for counts (how many dice rolls, spells cast, rolls of a value) or lists (which spells) over the whole window, across all its episodes, and may name a player or a character: use the mapping to go from one to the other. Every part of the text can matter, so have every part of it read. Give the final answer in \boxed{}, as the instructions ask: a number in digits, \boxed{12}; a list as its items separated by commas, \boxed{Fire Bolt, Shield}; a name as it is, \boxed{Percy}.`

@@ -149,20 +149,25 @@ func Grade(gold, output string) Result {
 	} else {
 		r.Predicted = Answer{Kind: KindString, Text: output} // return answer, "low": unparsed
 	}
-	g, p := r.Gold, r.Predicted
+	r.Score = compare(r.Gold, r.Predicted)
+	return r
+}
+
+// compare scores a parsed prediction against a parsed gold answer.
+func compare(g, p Answer) float64 {
 	switch {
 	case g.Kind != p.Kind: // no branch matches: score = 0.0
 	case g.Kind == KindInt: // 0.75 ** abs(gold - trimmed_output)
 		diff := new(big.Int).Sub(g.Int, p.Int)
-		r.Score = intScore(diff.Abs(diff))
+		return intScore(diff.Abs(diff))
 	case g.Kind == KindString: // float(gold.strip().lower() == trimmed_output.strip().lower())
 		if pyLower(pyStrip(g.Text)) == pyLower(pyStrip(p.Text)) {
-			r.Score = 1
+			return 1
 		}
 	case g.Kind == KindList && len(g.Items) > 0: // len(set(gold) & set(trimmed_output)) / len(gold) if gold else 0.0
-		r.Score = float64(overlap(g.Items, p.Items)) / float64(len(g.Items))
+		return float64(overlap(g.Items, p.Items)) / float64(len(g.Items))
 	}
-	return r
+	return 0
 }
 
 // Score is the official OOLONG-real score of output against the gold answer,
@@ -183,4 +188,19 @@ func overlap(a, b []string) int {
 		}
 	}
 	return n
+}
+
+// LenientScore is not the official score: it is [Score], except that an
+// output without a box is parsed as if it were the boxed answer ([ParseAnswer]
+// of the whole output) where the official scorer compares it whole as a
+// string. So a bare "42" scores as "\boxed{42}" does, where the official
+// score gives a bare integer or list 0. The official score measures whether
+// a model follows the answer format as much as whether it found the answer;
+// LenientScore only the latter. Report it beside [Score], labelled as not
+// official, and apply it to every system compared alike.
+func LenientScore(gold, output string) float64 {
+	if _, ok := ExtractBoxed(output); ok {
+		return Score(gold, output)
+	}
+	return compare(ParseAnswer(gold), ParseAnswer(output))
 }

@@ -85,6 +85,11 @@ func TestWindowLayout(t *testing.T) {
 		"[START OF EPISODE]\nMatt: Roll initiative.\nSam: 17.\n\n[END OF EPISODE]\n\n"+
 		"[START OF EPISODE]\nMatt: The end.\n\n[END OF EPISODE]", two.Text)
 
+	// The header is the instructions and the player map, whose opening
+	// names the episode markers within a line.
+	assert.Equal(t, singleDocOpening+players, oolong.WindowHeader(one.Text))
+	assert.Equal(t, multiDocOpening+players, oolong.WindowHeader(two.Text))
+
 	_, err = c.Window(4)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	_, err = c.Window()
