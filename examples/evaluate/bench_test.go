@@ -82,7 +82,7 @@ func BenchmarkSelection(b *testing.B) {
 	selectOnce := func(path string) {
 		counts, err := openTokenCounts(path, count)
 		require.NoError(b, err)
-		sel, err := selection(b.Context(), []string{data}, cfg, counts, threads)
+		sel, _, err := selection(b.Context(), []string{data}, cfg, counts, threads)
 		require.NoError(b, err)
 		require.Len(b, sel, len(rows))
 		require.NoError(b, counts.Close())

@@ -91,10 +91,12 @@ type selected struct {
 // rows whose window has a token count in the Config's range, sorted by
 // context_window_id (oolong.Select); then -offset and -n; then the shard's
 // windows (Shard.Of). counts measures the windows, with threads goroutines.
-func selection(ctx context.Context, files []string, c Config, counts *tokenCounts, threads int) ([]selected, error) {
+// total is the size of the whole selection, all shards together: a shard
+// may hold nothing of a selection that is not empty.
+func selection(ctx context.Context, files []string, c Config, counts *tokenCounts, threads int) (mine []selected, total int, err error) {
 	rows, lengths, err := readSplit(ctx, files, c, counts, threads)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	tokens := make(map[string]int, len(lengths))
 	for id, w := range lengths {
@@ -102,7 +104,7 @@ func selection(ctx context.Context, files []string, c Config, counts *tokenCount
 	}
 	kept, err := oolong.Select(rows, c.ContextTokens, tokens)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	kept = kept[min(c.Offset, len(kept)):]
 	if c.N > 0 && len(kept) > c.N {
@@ -112,7 +114,7 @@ func selection(ctx context.Context, files []string, c Config, counts *tokenCount
 	for i, e := range kept {
 		all[i] = selected{index: i, id: e.ID, window: e.ContextWindowID, length: lengths[e.ContextWindowID]}
 	}
-	return c.Shard.Of(all), nil
+	return c.Shard.Of(all), len(all), nil
 }
 
 // readerOptions are the reader's filters that need no token count.

@@ -135,3 +135,48 @@ func TestShardsAndMerge(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, partial, sizes[0]+sizes[2], "shards 0 and 2 of 7 examples")
 }
+
+// TestEmptyShardSucceeds gives three shards one context window: the two
+// shards that hold none of it finish at once with empty reports, as an
+// array task must for merge to run, and the merged run equals the whole.
+func TestEmptyShardSucceeds(t *testing.T) {
+	dir := t.TempDir()
+	examples := smallExamples(2)
+	examples[1].ContextWindowID, examples[1].ContextWindowText = examples[0].ContextWindowID, examples[0].ContextWindowText
+	data := writeSplit(t, dir, examples)
+	ctrl := newScriptedController(t)
+	flags := testArgs(data, ctrl.URL, workerModel(t))
+
+	whole := filepath.Join(dir, "whole")
+	r := evaluate(t, nil, append(flags, "-out", whole)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	want, err := readJournal(filepath.Join(whole, journalName))
+	require.NoError(t, err)
+	require.Len(t, want, 2)
+
+	run := filepath.Join(dir, "run")
+	env := []string{"EVALUATE_BIN=" + binary, "EVALUATE_OUT=" + run, "SHARDS=3"}
+	empty := 0
+	for k := range 3 {
+		r := runScript(t, "shard.sbatch", append(env, fmt.Sprintf("SLURM_ARRAY_TASK_ID=%d", k)), flags...)
+		require.Equal(t, 0, r.code, "shard %d: %s", k, r.stderr)
+		shardDir := filepath.Join(run, fmt.Sprintf("shard-%03d-of-003", k))
+		shard, err := readJournal(filepath.Join(shardDir, journalName))
+		require.NoError(t, err)
+		if len(shard) == 0 {
+			empty++
+			assert.FileExists(t, filepath.Join(shardDir, summaryJSONName), "an empty shard writes its reports")
+		}
+	}
+	assert.Equal(t, 2, empty, "one window fills one shard of three")
+	r = runScript(t, "merge.sbatch", env)
+	require.Equal(t, 0, r.code, r.stderr)
+	got, err := readJournal(filepath.Join(run, "merged", journalName))
+	require.NoError(t, err)
+	require.Len(t, got, len(want))
+	for i := range want {
+		g, w := outcome(got[i]), outcome(want[i])
+		g.Trajectory, w.Trajectory = "", ""
+		assert.Equal(t, w, g, "example %d", i)
+	}
+}

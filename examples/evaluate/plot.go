@@ -41,6 +41,11 @@ func writePlot(w io.Writer, s Summary) error {
 			hasBaseline = true
 		}
 	}
+	if len(labels) == 0 {
+		// A shard that holds no window: an empty chart says so.
+		p.X.Label.Text = "no examples"
+		return writePNG(w, p)
+	}
 	width := vg.Points(24)
 	rlmBars, err := plotter.NewBarChart(rlmValues, width)
 	if err != nil {
@@ -63,7 +68,11 @@ func writePlot(w io.Writer, s Summary) error {
 	}
 	p.Legend.Top = true
 	p.NominalX(labels...)
+	return writePNG(w, p)
+}
 
+// writePNG renders p as the report's PNG image.
+func writePNG(w io.Writer, p *plot.Plot) error {
 	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, "png")
 	if err != nil {
 		return err

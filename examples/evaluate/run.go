@@ -71,8 +71,12 @@ func evaluateCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if journal.torn > 0 {
 		log.Warn("cut the torn last line of the journal: that example runs again", "bytes", journal.torn)
 	}
-	todo, err := selectExamples(ctx, files, s, ms, log)
-	if err == nil && len(todo) == 0 {
+	todo, total, err := selectExamples(ctx, files, s, ms, log)
+	if err == nil && len(todo) == 0 && total > 0 {
+		// Another shard holds every window: this one is done at once, with
+		// empty reports, so that an array task succeeds and merge takes it.
+		log.Info("this shard holds no context window of the selection", "shard", s.Shard.String(), "selection", total)
+	} else if err == nil && len(todo) == 0 {
 		err = fmt.Errorf("no example of %s/%s passes the filters (-types, -max-context, -min-context-tokens, -max-context-tokens, -offset, -shard)", s.Dataset, s.Split)
 		if !resumed {
 			// Nothing was evaluated: leave no directory that only this
@@ -150,21 +154,21 @@ func openOutput(dir string, c Config, resumed bool) (*Journal, error) {
 
 // selectExamples computes the selection (see selection), counting the
 // tokens of the windows the output directory has no count of yet.
-func selectExamples(ctx context.Context, files []string, s settings, ms *models, log *slog.Logger) ([]selected, error) {
+func selectExamples(ctx context.Context, files []string, s settings, ms *models, log *slog.Logger) (todo []selected, total int, err error) {
 	counts, err := openTokenCounts(filepath.Join(s.Out, tokenCountsName), ms.countContextTokens)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer counts.Close()
 	start := time.Now()
-	todo, err := selection(ctx, files, s.Config, counts, s.Threads)
+	todo, total, err = selection(ctx, files, s.Config, counts, s.Threads)
 	counted, spent := counts.stats()
 	log.Info("selected", "examples", len(todo), "shard", s.Shard.String(), "windows_counted", counted,
 		"counting_seconds", spent.Seconds(), "seconds", time.Since(start).Seconds())
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return todo, counts.Close()
+	return todo, total, counts.Close()
 }
 
 // discardOutput removes what a run that evaluated nothing wrote in dir,

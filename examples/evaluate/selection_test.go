@@ -115,7 +115,7 @@ func TestSelectionIsTheOfficialRule(t *testing.T) {
 	c.Data, c.QuestionTypes, c.Shard = data, nil, Shard{0, 1}
 	for _, r := range []oolong.TokenRange{oolong.OfficialTokenRange(), {Min: 1024, Max: 0}, {Min: 0, Max: 131_072}, {Min: 4000, Max: 200_000}} {
 		c.ContextTokens = r
-		sel, err := selection(t.Context(), []string{data}, c, counts, 2)
+		sel, _, err := selection(t.Context(), []string{data}, c, counts, 2)
 		require.NoError(t, err)
 		want := official(r)
 		assert.NotEmpty(t, want)
@@ -130,13 +130,13 @@ func TestSelectionIsTheOfficialRule(t *testing.T) {
 	// windows of what is left.
 	c.ContextTokens, c.Offset, c.N = oolong.OfficialTokenRange(), 1, 4
 	want := official(c.ContextTokens)[1:5]
-	sel, err := selection(t.Context(), []string{data}, c, counts, 1)
+	sel, _, err := selection(t.Context(), []string{data}, c, counts, 1)
 	require.NoError(t, err)
 	assert.Equal(t, want, ids(sel))
 	var union []string
 	for k := range 2 {
 		c.Shard = Shard{k, 2}
-		sel, err := selection(t.Context(), []string{data}, c, counts, 1)
+		sel, _, err := selection(t.Context(), []string{data}, c, counts, 1)
 		require.NoError(t, err)
 		union = append(union, ids(sel)...)
 	}
@@ -149,7 +149,7 @@ func TestSelectionIsTheOfficialRule(t *testing.T) {
 	require.NoError(t, err)
 	defer again.Close()
 	c.Shard = Shard{0, 1}
-	_, err = selection(t.Context(), []string{data}, c, again, 2)
+	_, _, err = selection(t.Context(), []string{data}, c, again, 2)
 	require.NoError(t, err)
 	assert.Zero(t, counted.Load())
 
@@ -161,7 +161,7 @@ func TestSelectionIsTheOfficialRule(t *testing.T) {
 	}
 	data = writeSplit(t, t.TempDir(), other)
 	c.Data = data
-	sel, err = selection(t.Context(), []string{data}, c, again, 2)
+	sel, _, err = selection(t.Context(), []string{data}, c, again, 2)
 	require.NoError(t, err)
 	assert.EqualValues(t, len(tokens), counted.Load())
 	for _, s := range sel {
