@@ -72,7 +72,9 @@
 //	rlm_run           the RLM run that made the call: 0 the root, child RLMs from 1
 //	depth             1 for the root's sub-calls, 2 for a child RLM's
 //	kind              sub_call, llm_query, llm_query_batched or rlm_query
-//	chunk_offset      where the chunk starts in the run's document (bytes), -1 if not a slice of it
+//	model             the named worker that answered (rlm.WithWorker), null for the default one
+//	document          which of the run's documents holds the chunk (a session's context_N), 0 for a run's
+//	chunk_offset      where the chunk starts in that document (bytes), -1 if not a slice of it
 //	chunk_length      the chunk's length in bytes
 //	query             the question asked about the chunk
 //	answer            the worker's answer

@@ -17,7 +17,7 @@ import (
 // SubCall is one recorded sub-call: where it came from, what the worker
 // read and what it answered.
 type SubCall struct {
-	rlm.SubCallInfo // ID, Depth, Kind, Offset, Length, Query
+	rlm.SubCallInfo // ID, Depth, Kind, Model, Document, Offset, Length, Query
 	// Run is the RLM run that made the call: 0 for the root, child RLMs
 	// from 1 (rlm.RunStartEvent.Run). Iteration and Block locate the code.
 	Run, Iteration, Block int
@@ -49,6 +49,8 @@ var columns = []export.Column{
 	{Name: "rlm_run", Type: export.Int64},
 	{Name: "depth", Type: export.Int64},
 	{Name: "kind", Type: export.String},
+	{Name: "model", Type: export.String},
+	{Name: "document", Type: export.Int64},
 	{Name: "chunk_offset", Type: export.Int64},
 	{Name: "chunk_length", Type: export.Int64},
 	{Name: "query", Type: export.String},
@@ -82,6 +84,8 @@ const (
 	colRun = iota
 	colDepth
 	colKind
+	colModel
+	colDocument
 	colOffset
 	colLength
 	colQuery
@@ -104,6 +108,10 @@ func newSubCallColumns(sc SubCall, m *llama.Model) subCallColumns {
 	extra[colRun] = int64(sc.Run)
 	extra[colDepth] = int64(sc.Depth)
 	extra[colKind] = string(sc.Kind)
+	if sc.Model != "" {
+		extra[colModel] = sc.Model
+	}
+	extra[colDocument] = int64(sc.Document)
 	extra[colOffset] = int64(sc.Offset)
 	extra[colLength] = int64(sc.Length)
 	extra[colQuery] = sc.Query
@@ -189,7 +197,7 @@ func (s *SubCall) fromColumns(id int64, extra []any) error {
 	str := func(i int) string { v, _ := extra[i].(string); return v }
 	num := func(i int) int { v, _ := extra[i].(int64); return int(v) }
 	s.SubCallInfo = rlm.SubCallInfo{ID: id, Depth: num(colDepth), Kind: rlm.SubCallKind(str(colKind)),
-		Offset: num(colOffset), Length: num(colLength), Query: str(colQuery)}
+		Model: str(colModel), Document: num(colDocument), Offset: num(colOffset), Length: num(colLength), Query: str(colQuery)}
 	s.Run, s.Iteration, s.Block = num(colRun), num(colIteration), num(colBlock)
 	s.Answer, s.Error = str(colAnswer), str(colError)
 	for _, f := range strings.Fields(str(colPromptTokenIDs)) {
