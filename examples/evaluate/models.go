@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/llama"
 	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/hub"
@@ -65,38 +66,14 @@ func pickDevices(s settings) (controller, worker string, err error) {
 			return "", "", err
 		}
 	}
-	var gpus []string
-	for _, d := range llama.Devices() {
-		if d.Kind == llama.DeviceGPU || d.Kind == llama.DeviceIntegratedGPU {
-			gpus = append(gpus, d.Name)
-		}
+	controller, worker = cli.PlaceModels()
+	if s.ControllerDevice != "" {
+		controller = s.ControllerDevice
 	}
-	controller, worker = s.ControllerDevice, s.WorkerDevice
-	if controller == "" {
-		controller = "CPU"
-		if len(gpus) > 0 {
-			controller = gpus[0]
-		}
-	}
-	if worker == "" {
-		switch {
-		case len(gpus) >= 2:
-			worker = gpus[1]
-		case len(gpus) == 1:
-			worker = gpus[0]
-		default:
-			worker = "CPU"
-		}
+	if s.WorkerDevice != "" {
+		worker = s.WorkerDevice
 	}
 	return controller, worker, nil
-}
-
-// placement returns the load options that put a model on device.
-func placement(device string, gpuLayers int) []llama.ModelOption {
-	if device == "CPU" {
-		return []llama.ModelOption{llama.WithGPULayers(0)}
-	}
-	return []llama.ModelOption{llama.WithDevices(device), llama.WithGPULayers(gpuLayers)}
 }
 
 // loadModels loads the models and starts their adapters. A controller and
@@ -119,7 +96,7 @@ func loadModels(ctx context.Context, s settings, files modelFiles, log *slog.Log
 			return model, nil
 		}
 		log.Info("loading model", "path", path, "device", device)
-		model, err := llama.LoadModel(ctx, path, placement(device, s.GPULayers)...)
+		model, err := llama.LoadModel(ctx, path, cli.OnDevice(device, s.GPULayers)...)
 		if err != nil {
 			return nil, err
 		}

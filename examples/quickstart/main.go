@@ -106,7 +106,7 @@ func answer(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
-	ctrlDevice, workerDevice := placement()
+	ctrlDevice, workerDevice := cli.PlaceModels()
 
 	common := []local.Option{local.WithSequenceSize(o.ctxSize), local.WithMaxTokens(o.maxReply),
 		local.WithThreads(o.threads), local.WithLogger(logger)}
@@ -118,7 +118,7 @@ func answer(ctx context.Context, o options, out io.Writer) error {
 		}
 	}()
 	open := func(path, device string, sequences int) (*local.LM, error) {
-		m, err := load(ctx, path, device, o.ngl)
+		m, err := llama.LoadModel(ctx, path, cli.OnDevice(device, o.ngl)...)
 		if err != nil {
 			return nil, err
 		}
@@ -207,32 +207,6 @@ func parseWorkers(values []string) ([]namedModel, error) {
 		out = append(out, namedModel{name: name, path: path})
 	}
 	return out, nil
-}
-
-// placement puts the controller on the first GPU and the worker on the
-// second; with one GPU both share it, and without one both use the CPU ("").
-func placement() (controller, worker string) {
-	var gpus []string
-	for _, d := range llama.Devices() {
-		if d.Kind == llama.DeviceGPU {
-			gpus = append(gpus, d.Name)
-		}
-	}
-	switch len(gpus) {
-	case 0:
-		return "", ""
-	case 1:
-		return gpus[0], gpus[0]
-	}
-	return gpus[0], gpus[1]
-}
-
-func load(ctx context.Context, path, device string, ngl int) (*llama.Model, error) {
-	opts := []llama.ModelOption{llama.WithGPULayers(0)}
-	if device != "" {
-		opts = []llama.ModelOption{llama.WithDevices(device), llama.WithGPULayers(ngl)}
-	}
-	return llama.LoadModel(ctx, path, opts...)
 }
 
 // writeTrajectory writes the trajectory with write to path, if one is
