@@ -18,7 +18,7 @@ TEST_TIMEOUT ?= 60m
 BENCH ?= .
 BENCHTIME ?= 5x
 
-.PHONY: all deps headers build vet test bench peer run cuda clean
+.PHONY: all setup deps headers kernels build vet test bench peer run cuda clean
 
 all: build
 
@@ -29,6 +29,10 @@ all: build
 # without it, so a failed optional install is not fatal.
 deps:
 	@./third_party/deps.sh
+
+# setup is what a clone needs once before `go build`, `go run` and `go test`
+# work at full speed without make: the headers, and the CPU kernels.
+setup: deps headers kernels
 
 headers: $(HEADERS)/.staged
 
@@ -43,7 +47,14 @@ $(HEADERS)/.staged: go.mod
 	chmod u+w $(HEADERS)/*.h; touch $@; \
 	echo "staged llama.cpp headers from $$dir into $(HEADERS)"
 
-build: headers
+# kernels builds llama.cpp's CPU kernels once per machine (ggml's CPU backend
+# for each x86-64 instruction-set level, from the pinned sources, with CMake)
+# into the user's cache directory, where every program that uses package
+# llama finds them, however it was built. A no-op when they are there.
+kernels:
+	@$(GO) run ./cmd/rlm-kernels
+
+build: headers kernels
 	$(GO) build ./...
 
 vet: headers
@@ -53,7 +64,7 @@ vet: headers
 # not instrumented, so it compiles once more for -race (a few minutes, then
 # cached) but runs at full speed, while every Go path that crosses into C
 # (hooks, callbacks, several contexts in several goroutines) is checked.
-test: deps headers
+test: deps headers kernels
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || \
 	  { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
@@ -61,13 +72,13 @@ test: deps headers
 
 # Benchmarks run without the race detector. RLM_BENCH_MODEL=path.gguf
 # measures a model of your own; RLM_BENCH_THREADS sets the threads.
-bench: headers
+bench: headers kernels
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) ./...
 
 # peer compares our binding with node-llama-cpp (prebuilt llama.cpp) on the
 # same GGUF: identical greedy text, and prompt throughput side by side.
 # PEER_MODEL=path.gguf uses your model (throughput only).
-peer: headers
+peer: headers kernels
 	./third_party/peers/node-llama-cpp/run.sh $(PEER_MODEL)
 
 # run evaluates a Recursive Language Model on OOLONG-real and prints where
@@ -84,7 +95,7 @@ PRESET ?= laptop
 RUN_ARGS ?= -config toy_dnd -n 5
 CUDA_LIB := third_party/lib/libggml-cuda.so
 
-run: headers
+run: headers kernels
 	@mkdir -p $(WORK)/bin
 	$(GO) build -o $(WORK)/bin/evaluate ./examples/evaluate
 	$(WORK)/bin/evaluate -preset $(PRESET) $(if $(wildcard $(CUDA_LIB)),-cuda-lib $(CUDA_LIB)) $(RUN_ARGS) -out $(WORK)/evaluate-$(PRESET)

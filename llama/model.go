@@ -30,6 +30,7 @@ type Model struct {
 	// chatTemplate overrides the model's own template when set by
 	// WithChatTemplate.
 	chatTemplate string
+	slowKernels  bool // see WithSlowKernels (kernels.go)
 }
 
 // ModelOption configures [LoadModel].
@@ -44,6 +45,7 @@ type modelConfig struct {
 	vocabOnly    bool
 	progress     func(float32) bool
 	chatTemplate string
+	slowKernels  bool // see WithSlowKernels (kernels.go)
 }
 
 // SplitMode says how a model spreads over several GPUs.
@@ -136,7 +138,9 @@ func LoadModel(ctx context.Context, path string, opts ...ModelOption) (*Model, e
 		return nil, &Error{Op: "load model", Err: err}
 	}
 	initBackend()
-	warnUnoptimizedBuild()
+	if err := checkKernels(cfg.slowKernels || cfg.vocabOnly); err != nil {
+		return nil, &Error{Op: "load model " + path, Err: err}
+	}
 
 	params := C.llama_model_default_params()
 	if cfg.gpuLayers != nil {

@@ -182,6 +182,7 @@ func report(w io.Writer, res rlm.Result, ctrlDevice, workerDevice string) {
 	}
 	s := res.Stats
 	fmt.Fprintf(w, "devices:      controller %s, worker %s\n", orCPU(ctrlDevice), orCPU(workerDevice))
+	fmt.Fprintf(w, "CPU kernels:  %s\n", llama.CPUKernels())
 	fmt.Fprintf(w, "iterations:   %d\n", s.Iterations)
 	fmt.Fprintf(w, "sub-calls:    %d (%d failed)\n", s.SubCalls, s.SubCallsFailed)
 	fmt.Fprintf(w, "code blocks:  %d run, %d failed (success rate %.0f%%)\n", s.CodeBlocks, s.CodeBlocksFailed, 100*s.CodeSuccessRate())
