@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -91,6 +92,7 @@ func selectKernels() {
 	dirs, linked := kernels.SearchPath()
 	if kernels.Supported() && !linked {
 		k.Searched = dirs
+		defer setOpenMPDefaults()()
 		for _, dir := range dirs {
 			if lib := bestLibrary(dir, &k.Problems); lib != "" {
 				useLibrary(lib, &k.Problems)
@@ -112,6 +114,29 @@ func selectKernels() {
 			}
 		}
 	}
+}
+
+// OpenMPSpinCount is how many times the kernels' threads poll at a barrier
+// before they sleep, unless OMP_WAIT_POLICY or GOMP_SPINCOUNT say otherwise:
+// GNU OpenMP's GOMP_SPINCOUNT, which its runtime reads when the first kernel
+// library loads it. Its own default, 300000, keeps a waiting thread busy for
+// several milliseconds; with more threads than free cores (another process,
+// both models of an RLM busy at once) that starves the very threads it waits
+// for. 1000 polls (tens of microseconds) cover the wait for a peer that is
+// running, and leave the core to others otherwise (see third_party/README.md
+// for the measurements).
+const OpenMPSpinCount = 1000
+
+// setOpenMPDefaults sets GOMP_SPINCOUNT for the OpenMP runtime about to load,
+// when the user chose no wait policy, and returns the function that takes
+// it out of the environment again, so that child processes do not inherit
+// it.
+func setOpenMPDefaults() (restore func()) {
+	if os.Getenv("OMP_WAIT_POLICY") != "" || os.Getenv("GOMP_SPINCOUNT") != "" {
+		return func() {}
+	}
+	os.Setenv("GOMP_SPINCOUNT", strconv.Itoa(OpenMPSpinCount))
+	return func() { os.Unsetenv("GOMP_SPINCOUNT") }
 }
 
 // bestLibrary returns the library in dir that ggml scores highest for this
