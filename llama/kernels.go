@@ -65,7 +65,7 @@ const EnvSlowKernels = "RLM_SLOW_KERNELS"
 // found. `go run github.com/go-rlm/rlm/cmd/rlm-kernels` builds the libraries
 // once per machine; [WithSlowKernels] or RLM_SLOW_KERNELS=1 accepts the
 // slow kernels instead.
-var ErrSlowKernels = errors.New("CPU kernels lack this CPU's vector extensions")
+var ErrSlowKernels = errors.New("slow CPU kernels")
 
 var cpuKernels Kernels
 
@@ -174,25 +174,26 @@ func useLibrary(lib string, problems *[]string) {
 	cpuKernels.Library, cpuKernels.Variant = lib, kernels.Variant(lib)
 }
 
-// checkKernels returns an error wrapping [ErrSlowKernels] when the CPU
-// kernels lack this CPU's vector extensions and slow kernels were not
-// accepted.
-func checkKernels(acceptSlow bool) error {
-	k := CPUKernels()
+// checkKernels returns an error wrapping [ErrSlowKernels] when kernels k
+// lack this CPU's vector extensions and slow kernels were not accepted.
+func checkKernels(k Kernels, acceptSlow bool) error {
 	if len(k.Missing) == 0 || acceptSlow || os.Getenv(EnvSlowKernels) == "1" {
 		return nil
 	}
-	where := "no kernel library was found"
+	why := "no kernel library was found"
 	if len(k.Searched) > 0 {
-		where += " in " + strings.Join(k.Searched, ", ")
+		why += " in " + strings.Join(k.Searched, ", ")
 	}
 	if len(k.Problems) > 0 {
-		where += " (" + strings.Join(k.Problems, "; ") + ")"
+		why += " (" + strings.Join(k.Problems, "; ") + ")"
 	}
-	return fmt.Errorf("%w: the kernels compiled into this binary lack %s, which this CPU has, so inference would run up to 30x slower, and %s. "+
+	if _, linked := kernels.SearchPath(); linked {
+		why = kernels.EnvDir + "=" + kernels.Linked + " asks for them"
+	}
+	return fmt.Errorf("%w: the kernels compiled into this binary lack %s, which this CPU has (inference would run up to 30x slower), and %s. "+
 		"Build the kernels once per machine with `go run github.com/go-rlm/rlm/cmd/rlm-kernels` (in a clone: make kernels), "+
 		"or accept slow kernels with %s=1 or llama.WithSlowKernels()",
-		ErrSlowKernels, strings.Join(k.Missing, ", "), where, EnvSlowKernels)
+		ErrSlowKernels, strings.Join(k.Missing, ", "), why, EnvSlowKernels)
 }
 
 // WithSlowKernels lets [LoadModel] run on CPU kernels that lack this CPU's

@@ -138,7 +138,7 @@ func LoadModel(ctx context.Context, path string, opts ...ModelOption) (*Model, e
 		return nil, &Error{Op: "load model", Err: err}
 	}
 	initBackend()
-	if err := checkKernels(cfg.slowKernels || cfg.vocabOnly); err != nil {
+	if err := checkKernels(CPUKernels(), cfg.slowKernels || cfg.vocabOnly); err != nil {
 		return nil, &Error{Op: "load model " + path, Err: err}
 	}
 
