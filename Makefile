@@ -2,8 +2,10 @@
 # `make test` (the whole test suite). Each installs or builds what it needs.
 
 GO ?= go
-# ggml's CPU kernels need the host's vector extensions (AVX2, FMA, ...) or
-# run several times slower. Override for portable binaries: CGO_CFLAGS=-O2.
+# The flags llama.cpp's own code is compiled with. ggml's CPU kernels come
+# from the libraries `make kernels` builds, whatever these say; they matter
+# for the kernels compiled into the binary only when those run instead
+# (RLM_KERNELS=linked). Override for portable binaries: CGO_CFLAGS=-O2.
 CGO_CFLAGS ?= -O3 -march=native
 CGO_CXXFLAGS ?= -O3 -march=native
 export CGO_ENABLED = 1
