@@ -162,13 +162,14 @@ func bestLibrary(dir string, problems *[]string) string {
 	return best
 }
 
-// useLibrary loads lib in place of the linked-in CPU backend.
+// useLibrary loads lib in place of the linked-in CPU backend. The library
+// was opened once already (its score), so a failure here is ggml refusing
+// it, whose reason goes to the log.
 func useLibrary(lib string, problems *[]string) {
 	clib := C.CString(lib)
 	defer C.free(unsafe.Pointer(clib))
-	mark := errorMark()
 	if C.rlm_kernels_use(clib, C.ggml_log_callback(C.rlm_log_callback)) == nil {
-		*problems = append(*problems, fmt.Sprintf("%s: %s", lib, errorsSince(mark)))
+		*problems = append(*problems, lib+": ggml_backend_load refused it (built from other sources?)")
 		return
 	}
 	cpuKernels.Library, cpuKernels.Variant = lib, kernels.Variant(lib)
