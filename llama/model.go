@@ -30,7 +30,6 @@ type Model struct {
 	// chatTemplate overrides the model's own template when set by
 	// WithChatTemplate.
 	chatTemplate string
-	slowKernels  bool // see WithSlowKernels (kernels.go)
 }
 
 // ModelOption configures [LoadModel].
