@@ -20,7 +20,7 @@ TEST_TIMEOUT ?= 60m
 BENCH ?= .
 BENCHTIME ?= 5x
 
-.PHONY: all setup deps headers kernels build vet test bench peer run cuda clean
+.PHONY: all deps headers build vet test bench peer run cuda clean
 
 all: build
 
@@ -31,6 +31,8 @@ all: build
 # without it, so a failed optional install is not fatal.
 deps:
 	@./third_party/deps.sh
+
+.PHONY: setup kernels
 
 # setup is what a clone needs once before `go build`, `go run` and `go test`
 # work at full speed without make: the headers, and the CPU kernels.

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on a Debian or Ubuntu machine
-# that has Go: a C/C++ toolchain for cgo, CMake for the CPU kernels and
-# Python 3 for the REPL (required), and Node.js with npm (independent readers
-# in tests) and Chromium (the trajectory page test), whose tests skip cleanly
-# when they are absent.
+# that has Go: a C/C++ toolchain for cgo (required), and Python 3 (the REPL),
+# Node.js with npm (independent readers in tests) and Chromium (the trajectory
+# page test), whose tests skip cleanly when they are absent.
 set -uo pipefail
 
 missing_required=()
@@ -11,6 +10,7 @@ missing_optional=()
 command -v gcc >/dev/null || missing_required+=(gcc)
 command -v g++ >/dev/null || missing_required+=(g++)
 command -v make >/dev/null || missing_required+=(make)
+# CMake builds the CPU kernels (make kernels).
 command -v cmake >/dev/null || missing_required+=(cmake)
 command -v git >/dev/null || missing_optional+=(git)
 command -v python3 >/dev/null || missing_required+=(python3)
