@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -48,6 +49,14 @@ func run() error {
 		fmt.Println("rlm-kernels: nothing to build on this platform; programs run the kernels compiled into them")
 		return nil
 	}
+	if err := os.MkdirAll(filepath.Dir(*dir), 0o755); err != nil {
+		return err
+	}
+	unlock, err := kernels.Lock(*dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if m, err := kernels.ReadManifest(*dir); err == nil && !*force && m.Version == kernels.Version && len(kernels.Libraries(*dir)) > 0 {
 		fmt.Printf("rlm-kernels: %s already has CPU kernels (%s) for %s@%s; -force rebuilds\n",
 			*dir, strings.Join(m.Variants, ", "), m.Module, m.Version)

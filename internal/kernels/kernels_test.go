@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -123,4 +124,29 @@ func TestModuleCacheHeaderPath(t *testing.T) {
 	assert.NoError(t, err)
 	_, err = os.Stat(filepath.Join(llamaDir, includes[1][1], "ggml-backend.h"))
 	assert.NoError(t, err)
+}
+
+// A second build for the same directory waits for the first.
+func TestLockSerializes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kernels")
+	unlock, err := Lock(dir)
+	require.NoError(t, err)
+	got := make(chan struct{})
+	go func() {
+		unlock2, err := Lock(dir)
+		assert.NoError(t, err)
+		close(got)
+		unlock2()
+	}()
+	select {
+	case <-got:
+		t.Fatal("the second Lock did not wait")
+	case <-time.After(100 * time.Millisecond):
+	}
+	unlock()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second Lock did not get the lock after the first was released")
+	}
 }
