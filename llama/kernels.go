@@ -148,16 +148,11 @@ func bestLibrary(dir string, problems *[]string) string {
 		var msg [512]C.char
 		score := int(C.rlm_kernels_score(clib, &msg[0], C.size_t(len(msg))))
 		C.free(unsafe.Pointer(clib))
-		switch {
-		case score < 0:
+		if score < 0 {
 			*problems = append(*problems, C.GoString(&msg[0]))
-		case score > bestScore || (score > 0 && best == ""):
+		} else if score > bestScore {
 			best, bestScore = lib, score
 		}
-	}
-	// A single libggml-cpu.so (no variants) has no score function.
-	if libs := kernels.Libraries(dir); best == "" && len(libs) == 1 && kernels.Variant(libs[0]) == "" {
-		return libs[0]
 	}
 	return best
 }

@@ -65,29 +65,17 @@ func SearchPath() (dirs []string, linked bool) {
 	return dirs, false
 }
 
-// Libraries lists the CPU backend libraries in dir: ggml's per-level
-// variants (libggml-cpu-haswell.so, ...), or, when there are none, a single
-// libggml-cpu.so. A missing directory has none.
+// Libraries lists the CPU backend libraries in dir, one per instruction-set
+// level (libggml-cpu-haswell.so, ...). A missing directory has none.
 func Libraries(dir string) []string {
 	libs, _ := filepath.Glob(filepath.Join(dir, "libggml-cpu-*.so"))
-	if len(libs) == 0 {
-		if one := filepath.Join(dir, "libggml-cpu.so"); isFile(one) {
-			libs = []string{one}
-		}
-	}
 	return libs
 }
 
 // Variant is ggml's name for a library's instruction-set level, taken from
-// its file name: "haswell" for libggml-cpu-haswell.so, "" for libggml-cpu.so.
+// its file name: "haswell" for libggml-cpu-haswell.so.
 func Variant(lib string) string {
-	name := strings.TrimSuffix(filepath.Base(lib), ".so")
-	return strings.TrimPrefix(strings.TrimPrefix(name, "libggml-cpu"), "-")
-}
-
-func isFile(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular()
+	return strings.TrimSuffix(strings.TrimPrefix(filepath.Base(lib), "libggml-cpu-"), ".so")
 }
 
 // ErrUnsupported is returned by Build where kernel libraries are not built

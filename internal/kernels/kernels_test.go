@@ -64,16 +64,15 @@ func TestLibraries(t *testing.T) {
 	touch := func(name string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), nil, 0o644))
 	}
-	touch("libggml-cpu.so")
 	touch("libggml-base.so.0")
-	assert.Equal(t, []string{filepath.Join(dir, "libggml-cpu.so")}, Libraries(dir), "a single library without variants")
+	touch("manifest.json")
+	assert.Empty(t, Libraries(dir), "no CPU backend yet")
 	touch("libggml-cpu-haswell.so")
 	touch("libggml-cpu-icelake.so")
 	assert.Equal(t, []string{filepath.Join(dir, "libggml-cpu-haswell.so"), filepath.Join(dir, "libggml-cpu-icelake.so")},
-		Libraries(dir), "variants, when there are any")
+		Libraries(dir))
 
 	assert.Equal(t, "haswell", Variant("/x/libggml-cpu-haswell.so"))
-	assert.Equal(t, "", Variant("/x/libggml-cpu.so"))
 }
 
 // A failed build says why and leaves the directory as it was.
