@@ -76,6 +76,8 @@ func CPUKernels() Kernels {
 	k := cpuKernels
 	k.Features = slices.Clone(k.Features)
 	k.Missing = slices.Clone(k.Missing)
+	k.Searched = slices.Clone(k.Searched)
+	k.Problems = slices.Clone(k.Problems)
 	return k
 }
 
@@ -94,11 +96,9 @@ func selectKernels() {
 		k.Searched = dirs
 		defer setOpenMPDefaults()()
 		for _, dir := range dirs {
-			if lib := bestLibrary(dir, &k.Problems); lib != "" {
-				useLibrary(lib, &k.Problems)
-				if cpuKernels.Library != "" {
-					break
-				}
+			if lib := bestLibrary(dir, &k.Problems); lib != "" && useLibrary(lib, &k.Problems) {
+				k.Library, k.Variant = lib, kernels.Variant(lib)
+				break
 			}
 		}
 	}
@@ -157,17 +157,17 @@ func bestLibrary(dir string, problems *[]string) string {
 	return best
 }
 
-// useLibrary loads lib in place of the linked-in CPU backend. The library
-// was opened once already (its score), so a failure here is ggml refusing
-// it, whose reason goes to the log.
-func useLibrary(lib string, problems *[]string) {
+// useLibrary loads lib in place of the linked-in CPU backend and reports
+// whether it did. The library was opened once already (for its score), so a
+// failure here is ggml refusing it, whose reason goes to the log.
+func useLibrary(lib string, problems *[]string) bool {
 	clib := C.CString(lib)
 	defer C.free(unsafe.Pointer(clib))
 	if C.rlm_kernels_use(clib, C.ggml_log_callback(C.rlm_log_callback)) == nil {
 		*problems = append(*problems, lib+": ggml_backend_load refused it (built from other sources?)")
-		return
+		return false
 	}
-	cpuKernels.Library, cpuKernels.Variant = lib, kernels.Variant(lib)
+	return true
 }
 
 // checkKernels returns an error wrapping [ErrSlowKernels] when kernels k
