@@ -2,8 +2,10 @@
 # `make test` (the whole test suite). Each installs or builds what it needs.
 
 GO ?= go
-# ggml's CPU kernels need the host's vector extensions (AVX2, FMA, ...) or
-# run several times slower. Override for portable binaries: CGO_CFLAGS=-O2.
+# The flags llama.cpp's own code is compiled with. ggml's CPU kernels come
+# from the libraries `make kernels` builds, whatever these say; they matter
+# for the kernels compiled into the binary only when those run instead
+# (RLM_KERNELS=linked). Override for portable binaries: CGO_CFLAGS=-O2.
 CGO_CFLAGS ?= -O3 -march=native
 CGO_CXXFLAGS ?= -O3 -march=native
 export CGO_ENABLED = 1
@@ -31,6 +33,12 @@ all: build
 deps:
 	@./third_party/deps.sh
 
+.PHONY: setup kernels
+
+# setup is what a clone needs once before `go build`, `go run` and `go test`
+# work at full speed without make: the headers, and the CPU kernels.
+setup: deps headers kernels
+
 headers: $(HEADERS)/.staged
 
 # Copy llama.cpp's and ggml's public headers out of the pinned module so that
@@ -44,7 +52,14 @@ $(HEADERS)/.staged: go.mod
 	chmod u+w $(HEADERS)/*.h; touch $@; \
 	echo "staged llama.cpp headers from $$dir into $(HEADERS)"
 
-build: headers
+# kernels builds llama.cpp's CPU kernels once per machine (ggml's CPU backend
+# for each x86-64 instruction-set level, from the pinned sources, with CMake)
+# into the user's cache directory, where every program that uses package
+# llama finds them, however it was built. A no-op when they are there.
+kernels:
+	@$(GO) run ./cmd/rlm-kernels
+
+build: headers kernels
 	$(GO) build ./...
 
 vet: headers
@@ -54,7 +69,7 @@ vet: headers
 # not instrumented, so it compiles once more for -race (a few minutes, then
 # cached) but runs at full speed, while every Go path that crosses into C
 # (hooks, callbacks, several contexts in several goroutines) is checked.
-test: deps headers
+test: deps headers kernels
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || \
 	  { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
@@ -62,13 +77,13 @@ test: deps headers
 
 # Benchmarks run without the race detector. RLM_BENCH_MODEL=path.gguf
 # measures a model of your own; RLM_BENCH_THREADS sets the threads.
-bench: headers
+bench: headers kernels
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) ./...
 
 # peer compares our binding with node-llama-cpp (prebuilt llama.cpp) on the
 # same GGUF: identical greedy text, and prompt throughput side by side.
 # PEER_MODEL=path.gguf uses your model (throughput only).
-peer: headers
+peer: headers kernels
 	./third_party/peers/node-llama-cpp/run.sh $(PEER_MODEL)
 
 # peer-shapes compares with node-llama-cpp on shape-true Qwen2.5 models with
@@ -97,7 +112,7 @@ PRESET ?= laptop
 RUN_ARGS ?= -config toy_dnd -n 5
 CUDA_LIB := third_party/lib/libggml-cuda.so
 
-run: headers
+run: headers kernels
 	@mkdir -p $(WORK)/bin
 	$(GO) build -o $(WORK)/bin/evaluate ./examples/evaluate
 	$(WORK)/bin/evaluate -preset $(PRESET) $(if $(wildcard $(CUDA_LIB)),-cuda-lib $(CUDA_LIB)) $(RUN_ARGS) -out $(WORK)/evaluate-$(PRESET)

@@ -112,6 +112,26 @@
 // (hooks, the progress callback, the log handler) fails the call it happened
 // in, as an error; it never unwinds through C.
 //
+// # CPU kernels
+//
+// cgo compiles the CPU kernels linked into this package with the build's
+// CGO_CFLAGS, by default without AVX2, FMA or F16C, which makes them up to 30x
+// slower. So when the package starts it loads ggml's CPU backend from a
+// shared library instead: `go run github.com/go-rlm/rlm/cmd/rlm-kernels`
+// (`make kernels` in a clone) builds one per x86-64 instruction-set level
+// from the pinned sources, once per machine, into the user's cache
+// directory, and the package loads the one ggml scores best for this CPU.
+// $RLM_KERNELS names another directory (or "linked" for the linked-in
+// kernels); a directory beside the executable is searched too. [CPUKernels]
+// reports what runs. [LoadModel] refuses kernels that lack this CPU's
+// AVX, AVX2, FMA or F16C with an error wrapping [ErrSlowKernels], unless
+// [WithSlowKernels] or RLM_SLOW_KERNELS=1 accepts them.
+//
+// The libraries' threads meet at OpenMP barriers, where they poll briefly and
+// then sleep ([OpenMPSpinCount]), so that with more threads than free cores
+// (another process, or a controller and a worker busy at once) they give the
+// cores to the threads they wait for instead of spinning.
+//
 // # GPUs
 //
 // The CPU backend is linked in. GPU backends are shared libraries loaded at

@@ -12,9 +12,9 @@ import (
 	"github.com/go-rlm/rlm/llama/llamatest"
 )
 
-// Tests use one thread: the suite runs beside other work on small machines,
-// and ggml's worker threads spin at every barrier, which turns a busy core
-// into a stall (tiny models gain nothing from a second thread anyway).
+// Tests use one thread: tiny models gain nothing from a second one (this
+// package's tests take 1.4x as long with two), and the suite runs beside
+// other work on small machines.
 const testThreads = 1
 
 // tinyModel returns a loaded default generated model (4 layers, n_embd 64),

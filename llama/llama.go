@@ -1,6 +1,15 @@
 package llama
 
+// Where cgo finds llama.cpp's headers. In a clone, `make headers` stages them
+// in third_party/include. In a module that imports ours, this package sits
+// in the module cache (GOMODCACHE/github.com/go-rlm/rlm@VERSION/llama) beside
+// the pinned ollama module, whose headers the second pair of paths names, so
+// no setup is needed; the version must be go.mod's (a test checks). The
+// compiler ignores whichever directories do not exist.
+
 // #cgo CPPFLAGS: -I${SRCDIR}/../third_party/include
+// #cgo CPPFLAGS: -I${SRCDIR}/../../../ollama/ollama@v0.17.4/llama/llama.cpp/include
+// #cgo CPPFLAGS: -I${SRCDIR}/../../../ollama/ollama@v0.17.4/ml/backend/ggml/ggml/include
 // #cgo LDFLAGS: -lm
 // #include <stdlib.h>
 // #include "bridge.h"
@@ -15,8 +24,11 @@ import (
 )
 
 // initBackend prepares llama.cpp once per process, before the first model
-// or device is touched.
-var initBackend = sync.OnceFunc(func() { C.llama_backend_init() })
+// or device is touched, starting with the choice of CPU kernels.
+var initBackend = sync.OnceFunc(func() {
+	selectKernels()
+	C.llama_backend_init()
+})
 
 func init() {
 	// Route logging before anything else can make llama.cpp or ggml print.

@@ -57,6 +57,7 @@ type modelConfig struct {
 	vocabOnly    bool
 	progress     func(float32) bool
 	chatTemplate string
+	slowKernels  bool // see WithSlowKernels (kernels.go)
 }
 
 // SplitMode says how a model spreads over several GPUs.
@@ -149,7 +150,9 @@ func LoadModel(ctx context.Context, path string, opts ...ModelOption) (*Model, e
 		return nil, &Error{Op: "load model", Err: err}
 	}
 	initBackend()
-	warnUnoptimizedBuild()
+	if err := checkKernels(CPUKernels(), cfg.slowKernels || cfg.vocabOnly); err != nil {
+		return nil, &Error{Op: "load model " + path, Err: err}
+	}
 
 	params := C.llama_model_default_params()
 	if cfg.gpuLayers != nil {

@@ -13,6 +13,8 @@ missing_optional=()
 command -v gcc >/dev/null || missing_required+=(gcc)
 command -v g++ >/dev/null || missing_required+=(g++)
 command -v make >/dev/null || missing_required+=(make)
+# CMake builds the CPU kernels (make kernels).
+command -v cmake >/dev/null || missing_required+=(cmake)
 command -v git >/dev/null || missing_optional+=(git)
 command -v python3 >/dev/null || missing_required+=(python3)
 command -v npm >/dev/null || missing_optional+=(nodejs npm)

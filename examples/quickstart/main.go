@@ -233,6 +233,7 @@ func report(w io.Writer, questions []string, results []rlm.Result, s rlm.Stats, 
 		}
 	}
 	fmt.Fprintf(w, "devices:      controller %s, worker %s\n", orCPU(ctrlDevice), orCPU(workerDevice))
+	fmt.Fprintf(w, "CPU kernels:  %s\n", llama.CPUKernels())
 	fmt.Fprintf(w, "iterations:   %d\n", s.Iterations)
 	fmt.Fprintf(w, "sub-calls:    %d (%d failed)", s.SubCalls, s.SubCallsFailed)
 	if len(s.Workers) > 1 {
