@@ -90,7 +90,7 @@ peer: headers kernels
 # random weights and Qwen's real tokenizer: the laptop preset's worker
 # (0.5B shape, F16) and controller (1.5B shape, Q4_K_M), written once into
 # $(WORK)/qwen (about 2 GB): prefill, decode in 1 and 8 sequences, memory.
-peer-shapes: headers
+peer-shapes: headers kernels
 	./third_party/peers/node-llama-cpp/shapes.sh
 
 # run evaluates a Recursive Language Model on OOLONG-real and prints where
