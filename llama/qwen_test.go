@@ -87,7 +87,7 @@ func TestQwenSpecialTokens(t *testing.T) {
 	}
 	tmpl, err := m.ChatTemplate()
 	require.NoError(t, err)
-	assert.Equal(t, llamatest.Qwen25ChatTemplate, tmpl)
+	assert.Equal(t, llamatest.Qwen25ChatTemplate(t), tmpl)
 }
 
 // TestGenerationStopsAtIMEnd drives a Qwen2.5-shaped model to emit a reply

