@@ -15,7 +15,10 @@
 // The weights are normal draws scaled so that every path through the network
 // stays at about unit scale and the logits spread with a standard deviation
 // near 3: greedy decoding then gives varied text rather than one repeated
-// token, and never stops early on a control token (model.go says why).
+// token, and never stops early on a control token (model.go says why). Each
+// weight is one of 65,536 quantiles of its normal distribution, chosen by 16
+// random bits, so that writing even a model with Qwen's 151,936-row
+// vocabulary at 896 wide takes seconds, under the race detector too.
 //
 // # Vocabulary
 //
