@@ -53,7 +53,7 @@ func (m *Model) ApplyChatTemplate(messages []ChatMessage, addAssistant bool) (st
 // as Hugging Face's apply_chat_template runs it (template.go).
 func (m *Model) renderChat(messages []ChatMessage, addAssistant bool) (string, error) {
 	const op = "apply chat template"
-	r, err := m.chatRenderer(op)
+	r, err := m.renderer(op)
 	if err != nil {
 		return "", err
 	}

@@ -27,10 +27,10 @@ type chatRenderer struct {
 	vars    []chattemplate.Option  // bos_token and eos_token
 }
 
-// chatRenderer returns the renderer of the model's chat template, made on
+// renderer returns the renderer of the model's chat template, made on
 // first use. A template that does not parse is an error on every use:
 // nothing falls back to guessing the format (see newChatRenderer).
-func (m *Model) chatRenderer(op string) (*chatRenderer, error) {
+func (m *Model) renderer(op string) (*chatRenderer, error) {
 	var r *chatRenderer
 	err := m.use(op, func(c *C.struct_llama_model) error {
 		m.chat.once.Do(func() { m.chat.renderer, m.chat.err = m.newChatRenderer(c) })
