@@ -5,15 +5,12 @@ package llama
 import "C"
 
 import (
-	"cmp"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
 )
 
 // ChatMessage is one turn of a conversation.
@@ -28,8 +25,17 @@ const ChatML = "chatml"
 
 // ApplyChatTemplate renders messages with the model's chat template (or the
 // one set by WithChatTemplate) as text; addAssistant ends it with the
-// opening of an assistant turn, ready for generation. A model without a
-// template gives ErrNoChatTemplate.
+// opening of an assistant turn, ready for generation.
+//
+// The template is the Jinja program stored in the model's
+// tokenizer.chat_template, run by a Jinja engine with the variables Hugging
+// Face's apply_chat_template gives it (messages, add_generation_prompt, and
+// the vocabulary's bos_token and eos_token, as llama.cpp's --jinja sets
+// them), so the text is what Hugging Face renders: Qwen2.5's default system
+// message included. A model without a template gives ErrNoChatTemplate;
+// WithChatTemplate(ChatML) then chooses llama.cpp's built-in ChatML. A
+// template that does not parse, or fails on these messages (a
+// raise_exception), gives an error wrapping ErrChatTemplate that says why.
 //
 // The text is for reading. Once rendered, control-token text inside a
 // message ("<|im_end|>" in a document) cannot be told from the template's
@@ -43,53 +49,15 @@ func (m *Model) ApplyChatTemplate(messages []ChatMessage, addAssistant bool) (st
 // renderChat renders messages with the chat template. It is the only place
 // that knows how a template becomes text; TokenizeChat relies on nothing but
 // its contract (messages in, text out, each message's content appearing in
-// the text as it is or trimmed). Today it is llama.cpp's
-// llama_chat_apply_template, which recognises its built-in templates from a
-// template's source; a Jinja renderer of the templates stored in GGUF files
-// can replace this function alone.
+// the text as it is or trimmed). A Jinja template is run by a Jinja engine,
+// as Hugging Face's apply_chat_template runs it (template.go).
 func (m *Model) renderChat(messages []ChatMessage, addAssistant bool) (string, error) {
 	const op = "apply chat template"
-	tmpl, err := m.ChatTemplate()
+	r, err := m.renderer(op)
 	if err != nil {
 		return "", err
 	}
-	ctmpl := C.CString(tmpl)
-	defer C.free(unsafe.Pointer(ctmpl))
-
-	cmsgs := make([]C.struct_llama_chat_message, len(messages))
-	total := len(tmpl)
-	for i, msg := range messages {
-		// C strings end at the first NUL: such a message would be cut short
-		// without a word.
-		if strings.IndexByte(msg.Role, 0) >= 0 || strings.IndexByte(msg.Content, 0) >= 0 {
-			return "", &Error{Op: op, Err: fmt.Errorf("message %d holds a NUL byte, which llama.cpp's templates cannot render", i)}
-		}
-		role, content := C.CString(msg.Role), C.CString(msg.Content)
-		defer C.free(unsafe.Pointer(role))
-		defer C.free(unsafe.Pointer(content))
-		cmsgs[i] = C.struct_llama_chat_message{role: role, content: content}
-		total += len(msg.Role) + len(msg.Content)
-	}
-	var pmsgs *C.struct_llama_chat_message
-	if len(cmsgs) > 0 {
-		pmsgs = &cmsgs[0]
-	}
-	buf := make([]byte, 2*total+256)
-	var n C.int32_t
-	log := logged(func() {
-		n = C.llama_chat_apply_template(ctmpl, pmsgs, C.size_t(len(cmsgs)), C.bool(addAssistant),
-			(*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)))
-		if int(n) > len(buf) {
-			buf = make([]byte, n)
-			n = C.llama_chat_apply_template(ctmpl, pmsgs, C.size_t(len(cmsgs)), C.bool(addAssistant),
-				(*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)))
-		}
-	})
-	if n < 0 || log.err() != nil {
-		return "", &Error{Op: op, Code: int(n), Err: cmp.Or(log.err(),
-			errors.New("template not supported by llama.cpp (use WithChatTemplate(llama.ChatML) or another built-in)")), Detail: log.detail()}
-	}
-	return string(buf[:n]), nil
+	return r.render(op, messages, addAssistant)
 }
 
 // TokenizeChat turns a conversation into the tokens the model reads, with
@@ -97,15 +65,19 @@ func (m *Model) renderChat(messages []ChatMessage, addAssistant bool) (string, e
 // (its scaffolding) is parsed for control tokens, and each content is
 // tokenized as plain text, so that "<|im_end|>" in a document is the text
 // "<|im_end|>", never the end of a turn. The model's BOS and EOS are added
-// where its vocabulary asks for them. For contents without control-token
-// text the result equals Tokenize(ApplyChatTemplate(messages, addAssistant),
-// true, true): the same tokens as the usual pipeline, boundaries included.
+// where its vocabulary asks for them, unless the template wrote them itself
+// (a bos_token at its start), as llama.cpp's --jinja does: never twice. For
+// contents without control-token text the result equals
+// Tokenize(ApplyChatTemplate(messages, addAssistant), true, true), short of
+// that doubled BOS: the same tokens as the usual pipeline, boundaries
+// included.
 //
 // It renders the conversation twice: once as it is, and once with a unique
 // placeholder for each content, which gives the scaffolding around the
 // contents. A template that changes a content other than by trimming
 // whitespace, or whose scaffolding depends on what a content says, cannot be
-// split this way and gives an error.
+// split this way, and one that leaves a content out would hide it from the
+// model: both give an error wrapping ErrChatTemplate.
 func (m *Model) TokenizeChat(messages []ChatMessage, addAssistant bool) ([]Token, error) {
 	const op = "tokenize chat"
 	rendered, err := m.renderChat(messages, addAssistant)
@@ -157,13 +129,14 @@ func (m *Model) chatParts(messages []ChatMessage, addAssistant bool, rendered st
 		return nil, err
 	}
 	mismatch := func(why string) error {
-		return &Error{Op: op, Err: fmt.Errorf("the chat template's own text cannot be told from the messages' contents (%s): the template changes a content other than by trimming it, or renders differently depending on what a content says", why)}
+		return &Error{Op: op, Err: fmt.Errorf("%w: its own text cannot be told from the messages' contents (%s): the template changes a content other than by trimming it, or renders differently depending on what a content says", ErrChatTemplate, why)}
 	}
 
 	// The skeleton alternates template text and placeholders; each
 	// placeholder is matched in the rendered text by its content, as given
 	// or trimmed.
 	var parts []chatPart
+	seen := make([]bool, len(messages))
 	pos := 0
 	for skeleton != "" {
 		i := strings.Index(skeleton, nonce)
@@ -187,6 +160,7 @@ func (m *Model) chatParts(messages []ChatMessage, addAssistant bool, rendered st
 		if end < 0 || err != nil || msg < 0 || msg >= len(messages) {
 			return nil, mismatch("a placeholder was changed")
 		}
+		seen[msg] = true
 		skeleton = skeleton[end+1:]
 		next := skeleton
 		if j := strings.Index(next, nonce); j >= 0 {
@@ -209,6 +183,13 @@ func (m *Model) chatParts(messages []ChatMessage, addAssistant bool, rendered st
 	}
 	if pos != len(rendered) {
 		return nil, mismatch(fmt.Sprintf("%d bytes left over", len(rendered)-pos))
+	}
+	// A template may leave a message out (one that allows no system
+	// message, say); the model would then answer without having read it.
+	for i, msg := range messages {
+		if msg.Content != "" && !seen[i] {
+			return nil, &Error{Op: op, Err: fmt.Errorf("%w: it leaves out the content of message %d (%s), which the model would never read", ErrChatTemplate, i, msg.Role)}
+		}
 	}
 	return parts, nil
 }
@@ -345,9 +326,6 @@ func (m *Model) tokenizeParts(parts []chatPart) ([]Token, error) {
 	}
 
 	var out []Token
-	if special.AddBOS && special.BOS != NoToken {
-		out = append(out, special.BOS)
-	}
 	var run strings.Builder
 	stripLeft := false // the last control token eats the white space after it
 	flush := func(stripRight bool) error {
@@ -387,7 +365,12 @@ func (m *Model) tokenizeParts(parts []chatPart) ([]Token, error) {
 	if err := flush(false); err != nil {
 		return nil, err
 	}
-	if special.AddEOS && special.EOS != NoToken {
+	// The template's own BOS or EOS (bos_token written at its start) stands
+	// for the one the vocabulary asks for.
+	if special.AddBOS && special.BOS != NoToken && (len(out) == 0 || out[0] != special.BOS) {
+		out = slices.Insert(out, 0, special.BOS)
+	}
+	if special.AddEOS && special.EOS != NoToken && (len(out) == 0 || out[len(out)-1] != special.EOS) {
 		out = append(out, special.EOS)
 	}
 	return out, nil

@@ -32,6 +32,24 @@
 // [Model.ApplyChatTemplate] renders a conversation as text for reading only;
 // [Model.Tokenize] with parseSpecial is for trusted text.
 //
+// # Chat templates
+//
+// The chat template is the Jinja program a GGUF file stores in
+// tokenizer.chat_template. It is run by a Jinja engine (package
+// chattemplate), as Hugging Face's apply_chat_template and llama.cpp's
+// --jinja run it, with the variables they give it (messages,
+// add_generation_prompt, and the vocabulary's bos_token and eos_token): the
+// text equals Hugging Face's rendering, which the tests check on Qwen2.5's
+// template (its default system message included) against Hugging Face's own
+// renderer. A template that does not parse, or that stops on a conversation
+// (raise_exception), is an error wrapping [ErrChatTemplate] that says why;
+// nothing falls back to llama.cpp's llama_chat_apply_template, which does
+// not run Jinja but guesses a format from words in the template and would
+// give the model a prompt its template does not describe. A model without a
+// template gives [ErrNoChatTemplate]; [WithChatTemplate] then names a
+// template, Jinja source or one of llama.cpp's built-in templates by name
+// ([ChatML]), which llama.cpp renders.
+//
 // # Lifecycle and concurrency
 //
 // The contract, which the package's tests check (including a stress test of

@@ -24,6 +24,12 @@ var (
 	// ErrNoChatTemplate means the model carries no chat template and none was
 	// given; use WithChatTemplate (for example ChatML) to choose one.
 	ErrNoChatTemplate = errors.New("llama: model has no chat template")
+	// ErrChatTemplate means the chat template cannot render the
+	// conversation: its Jinja source does not parse, it stopped on these
+	// messages (a raise_exception, such as a template that allows no system
+	// message), or its own text cannot be told from the messages' contents.
+	// The error says which; WithChatTemplate chooses another template.
+	ErrChatTemplate = errors.New("llama: chat template failed")
 	// ErrHookName means a hook's pattern matches no node of the model's graph.
 	ErrHookName = errors.New("llama: no such graph node")
 	// ErrKVEdit means the KV cache refused an edit, such as removing part

@@ -36,6 +36,13 @@ type Model struct {
 	// chatTemplate overrides the model's own template when set by
 	// WithChatTemplate.
 	chatTemplate string
+	// chat renders conversations with the template, made once
+	// (template.go).
+	chat struct {
+		once     sync.Once
+		renderer *chatRenderer
+		err      error
+	}
 	// controls are the vocabulary's control tokens, found once (chat.go).
 	controls struct {
 		once   sync.Once
@@ -126,9 +133,11 @@ func WithProgress(fn func(fraction float32) bool) ModelOption {
 	return func(c *modelConfig) { c.progress = fn }
 }
 
-// WithChatTemplate sets the chat template used by [Model.ApplyChatTemplate]
-// instead of the model's own: a Jinja template or the name of one of
-// llama.cpp's built-in templates, such as "chatml". Default: the model's.
+// WithChatTemplate sets the chat template used by [Model.ApplyChatTemplate],
+// [Model.TokenizeChat] and [Chat] prompts instead of the model's own: a
+// Jinja template, or the name of one of llama.cpp's built-in templates
+// ([ChatML], "llama3", ...), which llama.cpp renders itself. Default: the
+// model's.
 func WithChatTemplate(tmpl string) ModelOption {
 	return func(c *modelConfig) { c.chatTemplate = tmpl }
 }
@@ -376,12 +385,7 @@ func (m *Model) MetaKeys() ([]string, error) {
 func (m *Model) ChatTemplate() (string, error) {
 	var tmpl string
 	err := m.use("chat template", func(c *C.struct_llama_model) error {
-		tmpl = m.chatTemplate
-		if tmpl == "" {
-			if p := C.llama_model_chat_template(c, nil); p != nil {
-				tmpl = C.GoString(p)
-			}
-		}
+		tmpl = cmp.Or(m.chatTemplate, modelChatTemplate(c))
 		if tmpl == "" {
 			return ErrNoChatTemplate
 		}

