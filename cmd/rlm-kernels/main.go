@@ -57,7 +57,7 @@ func run() error {
 		return err
 	}
 	defer unlock()
-	if m, err := kernels.ReadManifest(*dir); err == nil && !*force && m.Version == kernels.Version && len(kernels.Libraries(*dir)) > 0 {
+	if m, err := kernels.ReadManifest(*dir); err == nil && !*force && m.Version == kernels.Version && m.Revision == kernels.Revision && len(kernels.Libraries(*dir)) > 0 {
 		fmt.Printf("rlm-kernels: %s already has CPU kernels (%s) for %s@%s; -force rebuilds\n",
 			*dir, strings.Join(m.Variants, ", "), m.Module, m.Version)
 		return nil

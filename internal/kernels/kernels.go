@@ -17,6 +17,12 @@ const (
 	Version = "v0.17.4"
 )
 
+// Revision numbers the way Build configures the libraries. It is raised
+// whenever that changes (2: weights repacked for the AVX2 and AVX-512
+// kernels), so that libraries built the old way, in a cache directory named
+// after an older revision, are neither loaded nor taken for current.
+const Revision = 2
+
 // EnvDir names the environment variable that overrides where programs look
 // for kernel libraries and where Build puts them. Its value is a directory,
 // or [Linked] to run the kernels compiled into the binary.
@@ -41,7 +47,7 @@ func CacheDir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("kernels: no user cache directory (set %s to a directory): %w", EnvDir, err)
 	}
-	return filepath.Join(base, "go-rlm", "kernels", runtime.GOOS+"-"+runtime.GOARCH+"-ollama-"+Version), nil
+	return filepath.Join(base, "go-rlm", "kernels", fmt.Sprintf("%s-%s-ollama-%s-r%d", runtime.GOOS, runtime.GOARCH, Version, Revision)), nil
 }
 
 // SearchPath returns the directories a program looks in for kernel

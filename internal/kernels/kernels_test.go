@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,7 @@ func TestSearchPath(t *testing.T) {
 		cache, err := CacheDir()
 		require.NoError(t, err)
 		assert.Equal(t, []string{filepath.Dir(exe), cache}, dirs)
-		assert.Equal(t, "/cache/go-rlm/kernels/linux-amd64-ollama-"+Version, cache)
+		assert.Equal(t, fmt.Sprintf("/cache/go-rlm/kernels/linux-amd64-ollama-%s-r%d", Version, Revision), cache)
 	})
 	t.Run("directory", func(t *testing.T) {
 		t.Setenv(EnvDir, "/opt/kernels")
