@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
+	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/oolong"
 )
 
@@ -57,6 +59,14 @@ type Config struct {
 	ControllerMaxTokens int    `json:"controller_max_tokens"`
 	WorkerContext       int    `json:"worker_context"`
 	WorkerMaxTokens     int    `json:"worker_max_tokens"`
+	// ExtraWorkers are more workers, each run as the worker is, that the
+	// controller's code reaches by name (llm_query(p, model="NAME")).
+	ExtraWorkers []cli.NamedModel `json:"extra_workers,omitempty"`
+	// Protocol is how the controller is taught to submit its answer, by
+	// rlm.Protocol's name: "answer", the reference implementation's answer
+	// dict, or "final", the RLM paper's FINAL and FINAL_VAR; "" is rlm's
+	// default.
+	Protocol string `json:"protocol,omitempty"`
 
 	Iterations            int      `json:"iterations"`
 	Depth                 int      `json:"depth"`
@@ -141,6 +151,10 @@ func (c *Config) validate() error {
 	check(c.Split != oolong.Test && c.Split != oolong.Validation, "-split %q: want test or validation", c.Split)
 	for _, t := range c.QuestionTypes {
 		check(!slices.Contains(oolong.QuestionTypes, t), "-types: unknown question type %q (want some of %s)", t, joinTypes(oolong.QuestionTypes))
+	}
+	if c.Protocol != "" {
+		_, err := rlm.ParseProtocol(c.Protocol)
+		check(err != nil, "-protocol %q: want answer or final", c.Protocol)
 	}
 	check(c.Worker == "", "-worker is required: a GGUF file or an hf:// spec (or choose a -preset)")
 	check(c.N < 0 || c.Offset < 0 || c.MaxContext < 0, "-n, -offset and -max-context must not be negative")

@@ -4,19 +4,23 @@ import (
 	"encoding/json"
 	"image/png"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
 	"github.com/go-rlm/rlm/interp/export/duckdbtest"
 	"github.com/go-rlm/rlm/llama/llamatest"
 	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/oolong"
+	"github.com/go-rlm/rlm/rlm/rlmtest"
 )
 
 // TestEvaluate runs an evaluation of six examples built from the real
@@ -221,4 +225,68 @@ func TestLocalController(t *testing.T) {
 	assert.Equal(t, 2, rec.Iterations, "one iteration and the request for an answer")
 	assert.Positive(t, rec.ControllerPromptTokens)
 	assert.Equal(t, 16, rec.ControllerCompletionTokens, "8 tokens a reply, as -controller-max-tokens says")
+}
+
+// TestExtraWorkerAndProtocol: -extra-worker gives the controller's code
+// another worker by name, and -protocol final teaches the RLM paper's
+// FINAL in the system prompt the controller reads; the output directory's
+// config records both.
+func TestExtraWorkerAndProtocol(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSplit(t, dir, transcriptExamples(t, 1))
+	code := rlmtest.Code(`answers = sub_call([context[:300]], "How many dice rolls are in this text?", model="small")
+total = int(answers[0].strip("\\boxed{}"))`)
+	var mu sync.Mutex
+	var systemPrompts []string
+	ctrl := serveController(t, func(messages []rlm.Message) string {
+		if slices.ContainsFunc(messages, func(m rlm.Message) bool { return m.Role == rlm.RoleAssistant }) {
+			return "FINAL_VAR(total)"
+		}
+		return code
+	}, func(_ *http.Request, messages []rlm.Message) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		systemPrompts = append(systemPrompts, messages[0].Content)
+		return false
+	})
+	out := filepath.Join(dir, "out")
+	worker := workerModel(t)
+	r := evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-extra-worker", "small="+worker, "-protocol", "final", "-out", out)...)
+	require.Equal(t, 0, r.code, r.stderr)
+
+	records, err := readJournal(filepath.Join(out, journalName))
+	require.NoError(t, err)
+	require.Len(t, records, 1)
+	rec := records[0]
+	assert.Zero(t, rec.CodeBlocksFailed, `model="small" names a worker`)
+	assert.Equal(t, 1, rec.SubCalls)
+	assert.Regexp(t, `^[1-9][0-9]?$`, rec.Answer)
+	f, err := os.Open(filepath.Join(out, rec.Trajectory))
+	require.NoError(t, err)
+	tr, err := rlm.ReadTrajectory(f)
+	f.Close()
+	require.NoError(t, err)
+	var models []string
+	for _, r := range tr.Records {
+		if r.SubCall != nil {
+			models = append(models, r.SubCall.Model)
+		}
+	}
+	assert.Equal(t, []string{"small"}, models, "the trajectory names the worker that answered")
+
+	require.NotEmpty(t, systemPrompts)
+	assert.Contains(t, systemPrompts[0], "FINAL(", "-protocol final teaches FINAL")
+	assert.NotContains(t, systemPrompts[0], `answer["ready"]`)
+
+	raw, err := os.ReadFile(filepath.Join(out, configName))
+	require.NoError(t, err)
+	var c Config
+	require.NoError(t, json.Unmarshal(raw, &c))
+	assert.Equal(t, "final", c.Protocol)
+	assert.Equal(t, []cli.NamedModel{{Name: "small", Model: worker}}, c.ExtraWorkers)
+
+	// A bad -extra-worker is a usage error.
+	r = evaluate(t, nil, testArgs(data, ctrl.URL, worker, "-extra-worker", "small", "-out", filepath.Join(dir, "bad"))...)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "want NAME=MODEL")
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-rlm/rlm/examples/internal/cli"
+	"github.com/go-rlm/rlm/rlm"
 	"github.com/go-rlm/rlm/rlm/oolong"
 )
 
@@ -114,6 +116,7 @@ func parseEvaluateFlags(args []string, stderr io.Writer) (settings, error) {
 	var (
 		presetName, dataset, split, types, shard, bins string
 		tokenBins, timeLimit                           string
+		extraWorkers                                   cli.Strings
 	)
 	fs.StringVar(&presetName, "preset", "", "a named configuration: "+presetNames()+"; flags given explicitly win")
 	fs.StringVar(&s.Out, "out", "", "output directory (required); a run resumes where a run with the same configuration stopped")
@@ -142,6 +145,8 @@ func parseEvaluateFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&s.WorkerContext, "worker-ctx", 32768, "worker context window per sub-call, in tokens (capped at the model's training context)")
 	fs.IntVar(&s.WorkerMaxTokens, "worker-max-tokens", 1024, "longest worker reply, in tokens")
 	fs.IntVar(&s.WorkerParallel, "worker-parallel", 4, "sub-calls the worker decodes at once")
+	fs.Var(&extraWorkers, "extra-worker", "another worker, as NAME=MODEL (a GGUF file or an hf:// spec), run as the worker is, that the controller's code chooses with model=\"NAME\" (repeatable)")
+	fs.StringVar(&s.Protocol, "protocol", rlm.ProtocolAnswer.String(), "how the controller is taught to submit its answer: answer (the reference implementation's answer dict) or final (the RLM paper's FINAL and FINAL_VAR)")
 	fs.IntVar(&s.Iterations, "iterations", 30, "controller replies per example before it must answer")
 	fs.IntVar(&s.Depth, "depth", 1, "recursion depth: 2 lets rlm_query start child RLMs")
 	fs.IntVar(&s.SubCallBudget, "sub-calls", 0, "sub-call budget per example; 0 means unlimited")
@@ -191,6 +196,9 @@ func parseEvaluateFlags(args []string, stderr io.Writer) (settings, error) {
 		}
 	}
 	var err error
+	if s.ExtraWorkers, err = cli.ParseNamedModels("extra-worker", extraWorkers); err != nil {
+		return s, usageError{err}
+	}
 	if s.Shard, err = parseShard(shard); err != nil {
 		return s, usagef("-shard: %v", err)
 	}

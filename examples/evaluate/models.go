@@ -19,6 +19,8 @@ import (
 type models struct {
 	controller rlm.LM
 	worker     *local.LM
+	// extra are the -extra-worker workers, by name.
+	extra map[string]*local.LM
 	// workerWindow is the worker's context per sub-call, in tokens: the
 	// one asked for, capped at the model's training context.
 	workerWindow int
@@ -30,7 +32,8 @@ type models struct {
 // modelFiles are the local paths of the models, resolved before anything
 // is loaded, so that a missing download fails before any work starts.
 type modelFiles struct {
-	controller, worker string // controller is "" for a controller server
+	controller, worker string   // controller is "" for a controller server
+	extra              []string // the files of Config.ExtraWorkers, in order
 }
 
 // resolveModels turns the model specs into local files, downloading what
@@ -52,6 +55,13 @@ func resolveModels(ctx context.Context, s settings, hc *hub.Client) (modelFiles,
 	}
 	if files.worker, err = resolve(s.Worker); err != nil {
 		return files, fmt.Errorf("worker: %w", err)
+	}
+	for _, w := range s.ExtraWorkers {
+		path, err := resolve(w.Model)
+		if err != nil {
+			return files, fmt.Errorf("worker %s: %w", w.Name, err)
+		}
+		files.extra = append(files.extra, path)
 	}
 	return files, nil
 }
@@ -120,14 +130,30 @@ func loadModels(ctx context.Context, s settings, files modelFiles, log *slog.Log
 	if s.WorkerMaxTokens >= m.workerWindow {
 		return nil, fmt.Errorf("worker: -worker-max-tokens %d leaves no room in its %d-token context", s.WorkerMaxTokens, m.workerWindow)
 	}
-	if m.worker, err = m.start(workerModel,
+	workerOptions := []local.Option{
 		local.WithSequences(s.WorkerParallel),
 		local.WithSequenceSize(s.WorkerContext),
 		local.WithMaxTokens(s.WorkerMaxTokens),
 		local.WithSampling(llama.Sampling{Grammar: s.WorkerGrammar}),
 		local.WithThreads(s.Threads),
-		local.WithLogger(log)); err != nil {
+		local.WithLogger(log),
+	}
+	if m.worker, err = m.start(workerModel, workerOptions...); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
+	}
+	for i, w := range s.ExtraWorkers {
+		model, err := load(files.extra[i], workerDevice)
+		if err != nil {
+			return nil, fmt.Errorf("worker %s: %w", w.Name, err)
+		}
+		lm, err := m.start(model, workerOptions...)
+		if err != nil {
+			return nil, fmt.Errorf("worker %s: %w", w.Name, err)
+		}
+		if m.extra == nil {
+			m.extra = map[string]*local.LM{}
+		}
+		m.extra[w.Name] = lm
 	}
 
 	if s.ControllerURL != "" {

@@ -374,6 +374,13 @@ func (e *evaluator) rlmOptions() []rlm.Option {
 		rlm.WithDocumentHeader(oolong.WindowHeader),
 		rlm.WithLogger(e.log),
 	}
+	if c.Protocol != "" {
+		p, _ := rlm.ParseProtocol(c.Protocol) // Config.validate checked it
+		opts = append(opts, rlm.WithProtocol(p))
+	}
+	for _, w := range c.ExtraWorkers {
+		opts = append(opts, rlm.WithWorker(w.Name, e.models.extra[w.Name]))
+	}
 	if e.cache != nil {
 		opts = append(opts, rlm.WithSubCallCache(e.cache), rlm.WithIndependentQuestions())
 	}

@@ -35,7 +35,6 @@ import (
 	"os"
 	"runtime"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/go-rlm/rlm/examples/internal/cli"
@@ -93,7 +92,7 @@ func answer(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	extra, err := parseWorkers(o.extraWorkers)
+	extra, err := cli.ParseNamedModels("extra-worker", o.extraWorkers)
 	if err != nil {
 		return err
 	}
@@ -146,11 +145,11 @@ func answer(ctx context.Context, o options, out io.Writer) error {
 		rlm.WithLogger(logger),
 	}
 	for _, w := range extra {
-		lm, err := open(w.path, workerDevice, o.workerSeqs)
+		lm, err := open(w.Model, workerDevice, o.workerSeqs)
 		if err != nil {
-			return fmt.Errorf("-extra-worker %s: %w", w.name, err)
+			return fmt.Errorf("-extra-worker %s: %w", w.Name, err)
 		}
-		opts = append(opts, rlm.WithWorker(w.name, lm))
+		opts = append(opts, rlm.WithWorker(w.Name, lm))
 	}
 	// The controller's context (its sequence less the reply's room) comes
 	// from the local LM's limits.
@@ -192,21 +191,6 @@ func ask(ctx context.Context, engine *rlm.RLM, doc string, questions []string) (
 		results = append(results, res)
 	}
 	return results, session.Stats(), nil
-}
-
-type namedModel struct{ name, path string }
-
-// parseWorkers reads -extra-worker values, NAME=FILE.gguf.
-func parseWorkers(values []string) ([]namedModel, error) {
-	var out []namedModel
-	for _, v := range values {
-		name, path, ok := strings.Cut(v, "=")
-		if !ok || name == "" || path == "" {
-			return nil, fmt.Errorf("-extra-worker %q: want NAME=FILE.gguf", v)
-		}
-		out = append(out, namedModel{name: name, path: path})
-	}
-	return out, nil
 }
 
 // writeTrajectory writes the trajectory with write to path, if one is

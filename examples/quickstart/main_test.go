@@ -120,7 +120,7 @@ func TestErrors(t *testing.T) {
 		{"missing doc", "no such file", []string{"-controller", model, "-worker", model, "-doc", filepath.Join(dir, "none"), "-q", "?"}},
 		{"bad model", "not a GGUF file", []string{"-controller", doc, "-worker", model, "-doc", doc, "-q", "?"}},
 		{"bad protocol", "unknown protocol", []string{"-controller", model, "-worker", model, "-doc", doc, "-q", "?", "-protocol", "submit"}},
-		{"bad extra worker", "want NAME=FILE.gguf", []string{"-controller", model, "-worker", model, "-doc", doc, "-q", "?", "-extra-worker", model}},
+		{"bad extra worker", "want NAME=MODEL", []string{"-controller", model, "-worker", model, "-doc", doc, "-q", "?", "-extra-worker", model}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

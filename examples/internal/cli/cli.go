@@ -74,6 +74,27 @@ func Required(fs *flag.FlagSet, names ...string) error {
 	return nil
 }
 
+// A NamedModel is a model that a flag names, as NAME=MODEL: a worker that
+// code reaches with model="NAME".
+type NamedModel struct {
+	Name  string `json:"name"`
+	Model string `json:"model"` // a GGUF file, or an hf:// spec where the program takes one
+}
+
+// ParseNamedModels reads the values of a repeatable flag of NAME=MODEL
+// pairs (-extra-worker); flagName is for the error.
+func ParseNamedModels(flagName string, values []string) ([]NamedModel, error) {
+	var out []NamedModel
+	for _, v := range values {
+		name, model, ok := strings.Cut(v, "=")
+		if !ok || name == "" || model == "" {
+			return nil, fmt.Errorf("-%s %q: want NAME=MODEL", flagName, v)
+		}
+		out = append(out, NamedModel{Name: name, Model: model})
+	}
+	return out, nil
+}
+
 // Strings is a flag.Value that may be given several times: each use
 // appends its value.
 type Strings []string
