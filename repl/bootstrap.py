@@ -283,17 +283,9 @@ def hide_fds(rfd, wfd, nofile):
 
 # ---------------------------------------------------------------- output capture
 
-class Capture(io.TextIOBase):
-    """A text stream that keeps at most limit characters and counts the rest."""
-
-    def __init__(self, limit):
-        super().__init__()
-        self.limit = limit
-        self.parts = []
-        self.kept = 0
-        self.cut = 0
-        self.lock = threading.Lock()
-        self.buffer = BinaryCapture(self)
+class TextSink(io.TextIOBase):
+    """A UTF-8 text stream that is written to, never read: what Capture and
+    Router share."""
 
     encoding = 'utf-8'
     errors = 'strict'
@@ -307,9 +299,22 @@ class Capture(io.TextIOBase):
     def flush(self):
         pass
 
+
+class Capture(TextSink):
+    """A text stream that keeps at most limit characters and counts the rest."""
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+        self.parts = []
+        self.kept = 0
+        self.cut = 0
+        self.lock = threading.Lock()
+        self.buffer = BinaryCapture(self)
+
     def write(self, s):
         if not isinstance(s, str):
-            raise TypeError('write() argument must be str, not %s' % type(s).__name__)
+            raise TypeError('write() argument must be str, not %s' % type_name(type(s)))
         n = len(s)
         with self.lock:
             room = self.limit - self.kept
@@ -328,7 +333,7 @@ class Capture(io.TextIOBase):
             return ''.join(self.parts), self.cut
 
 
-class Router(io.TextIOBase):
+class Router(TextSink):
     """sys.stdout or sys.stderr: what a thread writes goes to the capture of
     the running cell if the thread belongs to that cell (the main thread, or
     a thread started since the cell began). Writes of threads an earlier cell
@@ -339,18 +344,6 @@ class Router(io.TextIOBase):
         self.repl = repl
         self.index = index
         self.buffer = BinaryCapture(self)
-
-    encoding = 'utf-8'
-    errors = 'strict'
-
-    def writable(self):
-        return True
-
-    def isatty(self):
-        return False
-
-    def flush(self):
-        pass
 
     def write(self, s):
         if not isinstance(s, str):
