@@ -20,7 +20,7 @@ TEST_TIMEOUT ?= 60m
 BENCH ?= .
 BENCHTIME ?= 5x
 
-.PHONY: all deps headers build vet test bench peer peer-shapes run cuda clean
+.PHONY: all deps build-deps headers build vet test bench peer peer-shapes run cuda clean
 
 all: build
 
@@ -32,6 +32,10 @@ all: build
 # without it, so a failed optional install is not fatal.
 deps:
 	@./third_party/deps.sh
+
+# build-deps installs only what building and running need (for make run).
+build-deps:
+	@./third_party/deps.sh --required
 
 .PHONY: setup kernels
 
@@ -112,7 +116,7 @@ PRESET ?= laptop
 RUN_ARGS ?= -config toy_dnd -n 5
 CUDA_LIB := third_party/lib/libggml-cuda.so
 
-run: headers kernels
+run: build-deps headers kernels
 	@mkdir -p $(WORK)/bin
 	$(GO) build -o $(WORK)/bin/evaluate ./examples/evaluate
 	$(WORK)/bin/evaluate -preset $(PRESET) $(if $(wildcard $(CUDA_LIB)),-cuda-lib $(CUDA_LIB)) $(RUN_ARGS) -out $(WORK)/evaluate-$(PRESET)
