@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -247,4 +251,66 @@ func BenchmarkSlurmArray(b *testing.B) {
 	b.ReportMetric(submit.Seconds()/float64(b.N), "submit-s/op")
 	b.ReportMetric(single.Seconds()/float64(b.N), "one-process-s/op")
 	b.ReportMetric(c.startup.Seconds(), "startup-s")
+}
+
+// laptopChunkCode is what the scripted controller of BenchmarkLaptopExample
+// runs: what an RLM must do for a counting question, reading the whole
+// window in chunks that fit the laptop worker's 8192-token context (24,000
+// characters of transcript are about 6,200 of Qwen's tokens) and adding up
+// the answers.
+const laptopChunkCode = `size = 24000
+chunks = [context[i:i + size] for i in range(0, len(context), size)]
+answers = sub_call(chunks, "How many dice rolls are in this text?")
+total = sum(int(a.strip("\\boxed{}")) for a in answers)
+print(len(chunks), total)`
+
+// BenchmarkLaptopExample measures one OOLONG-real example (the first
+// episode of campaign 1, 47K tokens of Qwen's tokenizer) as make run's
+// laptop preset runs it (-worker-ctx 8192, -worker-parallel 4, every CPU
+// unless RLM_BENCH_THREADS) on the worker $RLM_BENCH_MODEL (an absolute
+// path: the benchmark runs in its package's directory): make
+// peer-shapes writes one of the laptop worker's shape,
+// .work/qwen/qwen2.5-0.5b-f16.gguf. Reading the window is the worker's
+// work, and that is measured; the controller is scripted (on loopback,
+// laptopChunkCode), because a controller with random weights never stops
+// writing, so its share is to be added from its prefill and decode rates.
+// The worker's answers follow the tests' grammar (a boxed number), as a
+// real worker's short answers would. Skipped without RLM_BENCH_MODEL: the
+// generated default worker has a token per byte and an 8192-token context
+// would not hold a chunk.
+func BenchmarkLaptopExample(b *testing.B) {
+	worker := os.Getenv(llamatest.EnvBenchModel)
+	if worker == "" {
+		b.Skipf("set %s to a GGUF file of the laptop worker's shape (make peer-shapes writes one)", llamatest.EnvBenchModel)
+	}
+	dir := b.TempDir()
+	data := writeSplit(b, dir, transcriptExamples(b, 1))
+	ctrl := serveController(b, func(messages []rlm.Message) string {
+		if slices.ContainsFunc(messages, func(m rlm.Message) bool { return m.Role == rlm.RoleAssistant }) {
+			return "FINAL_VAR(total)"
+		}
+		return rlmtest.Code(laptopChunkCode)
+	}, func(*http.Request, []rlm.Message) bool { return false })
+	threads := llamatest.BenchThreads(b)
+	b.ResetTimer()
+	for i := range b.N {
+		out := filepath.Join(dir, fmt.Sprint("out", i))
+		cmd := exec.CommandContext(b.Context(), binary,
+			"-data", data, "-config", "dnd", "-split", "test", "-out", out,
+			"-controller-url", ctrl.URL+"/v1", "-worker", worker, "-worker-grammar", workerGrammar,
+			"-worker-ctx", "8192", "-worker-parallel", "4", "-iterations", "12",
+			"-threads", strconv.Itoa(threads))
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("evaluate: %v\n%s", err, msg)
+		}
+		raw, err := os.ReadFile(filepath.Join(out, summaryJSONName))
+		require.NoError(b, err)
+		var s Summary
+		require.NoError(b, json.Unmarshal(raw, &s))
+		require.Equal(b, 1, s.Examples)
+		require.Zero(b, s.Failed)
+		b.ReportMetric(s.SecondsPerExample, "s/example")
+		b.ReportMetric(float64(s.WorkerPromptTokens), "worker-prompt-tokens")
+		b.ReportMetric(float64(s.WorkerPromptTokens)/s.SecondsPerExample, "worker-tokens/s")
+	}
 }
