@@ -4,7 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Landlock (Linux 5.13 and later) lets an unprivileged process give up
@@ -12,33 +13,33 @@ import (
 // plans the ruleset here, for the ABI its kernel speaks; the bootstrap opens
 // the paths, builds the ruleset and restricts itself before any cell runs.
 
-// Filesystem access rights, by the ABI that introduced them.
+// The rights, by the ABI that introduced them, under short names for the
+// plan below; x/sys/unix has the kernel's values.
 const (
-	llExecute    = 1 << 0
-	llWriteFile  = 1 << 1
-	llReadFile   = 1 << 2
-	llReadDir    = 1 << 3
-	llRemoveDir  = 1 << 4
-	llRemoveFile = 1 << 5
-	llMakeChar   = 1 << 6
-	llMakeDir    = 1 << 7
-	llMakeReg    = 1 << 8
-	llMakeSock   = 1 << 9
-	llMakeFifo   = 1 << 10
-	llMakeBlock  = 1 << 11
-	llMakeSym    = 1 << 12
-	llRefer      = 1 << 13 // ABI 2
-	llTruncate   = 1 << 14 // ABI 3
-	llIoctlDev   = 1 << 15 // ABI 5
+	llExecute    = unix.LANDLOCK_ACCESS_FS_EXECUTE
+	llWriteFile  = unix.LANDLOCK_ACCESS_FS_WRITE_FILE
+	llReadFile   = unix.LANDLOCK_ACCESS_FS_READ_FILE
+	llReadDir    = unix.LANDLOCK_ACCESS_FS_READ_DIR
+	llRemoveDir  = unix.LANDLOCK_ACCESS_FS_REMOVE_DIR
+	llRemoveFile = unix.LANDLOCK_ACCESS_FS_REMOVE_FILE
+	llMakeChar   = unix.LANDLOCK_ACCESS_FS_MAKE_CHAR
+	llMakeDir    = unix.LANDLOCK_ACCESS_FS_MAKE_DIR
+	llMakeReg    = unix.LANDLOCK_ACCESS_FS_MAKE_REG
+	llMakeSock   = unix.LANDLOCK_ACCESS_FS_MAKE_SOCK
+	llMakeFifo   = unix.LANDLOCK_ACCESS_FS_MAKE_FIFO
+	llMakeBlock  = unix.LANDLOCK_ACCESS_FS_MAKE_BLOCK
+	llMakeSym    = unix.LANDLOCK_ACCESS_FS_MAKE_SYM
+	llRefer      = unix.LANDLOCK_ACCESS_FS_REFER     // ABI 2
+	llTruncate   = unix.LANDLOCK_ACCESS_FS_TRUNCATE  // ABI 3
+	llIoctlDev   = unix.LANDLOCK_ACCESS_FS_IOCTL_DEV // ABI 5
 
 	// Network rights (ABI 4) and scopes (ABI 6).
-	llBindTCP              = 1 << 0
-	llConnectTCP           = 1 << 1
-	llScopeAbstractUnix    = 1 << 0
-	llScopeSignal          = 1 << 1
+	llBindTCP           = unix.LANDLOCK_ACCESS_NET_BIND_TCP
+	llConnectTCP        = unix.LANDLOCK_ACCESS_NET_CONNECT_TCP
+	llScopeAbstractUnix = unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+	llScopeSignal       = unix.LANDLOCK_SCOPE_SIGNAL
+
 	llFileRights           = llExecute | llWriteFile | llReadFile | llTruncate | llIoctlDev
-	landlockVersionFlag    = 1 // LANDLOCK_CREATE_RULESET_VERSION
-	sysLandlockCreate      = 444
 	landlockRightsReadOnly = llReadFile | llReadDir
 )
 
@@ -61,7 +62,7 @@ type landlockRule struct {
 }
 
 var landlockABI = sync.OnceValue(func() int {
-	abi, _, errno := syscall.Syscall(sysLandlockCreate, 0, 0, landlockVersionFlag)
+	abi, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
 	if errno != 0 {
 		return 0
 	}
