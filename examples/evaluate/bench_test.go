@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -286,10 +285,7 @@ func BenchmarkLaptopExample(b *testing.B) {
 	dir := b.TempDir()
 	data := writeSplit(b, dir, transcriptExamples(b, 1))
 	ctrl := serveController(b, func(messages []rlm.Message) string {
-		if slices.ContainsFunc(messages, func(m rlm.Message) bool { return m.Role == rlm.RoleAssistant }) {
-			return "FINAL_VAR(total)"
-		}
-		return rlmtest.Code(laptopChunkCode)
+		return replyStep(messages, rlmtest.Code(laptopChunkCode), "FINAL_VAR(total)")
 	}, func(*http.Request, []rlm.Message) bool { return false })
 	threads := llamatest.BenchThreads(b)
 	b.ResetTimer()

@@ -239,10 +239,7 @@ total = int(answers[0].strip("\\boxed{}"))`)
 	var mu sync.Mutex
 	var systemPrompts []string
 	ctrl := serveController(t, func(messages []rlm.Message) string {
-		if slices.ContainsFunc(messages, func(m rlm.Message) bool { return m.Role == rlm.RoleAssistant }) {
-			return "FINAL_VAR(total)"
-		}
-		return code
+		return replyStep(messages, code, "FINAL_VAR(total)")
 	}, func(_ *http.Request, messages []rlm.Message) bool {
 		mu.Lock()
 		defer mu.Unlock()

@@ -81,16 +81,23 @@ print(total)`
 // then FINAL_VAR. Spell questions first run a block that raises, so that
 // the statistics of failed code have something to count.
 func scriptedReply(messages []rlm.Message) string {
+	question := messages[1].Content // the first user message states the question
+	steps := []string{rlmtest.Code(scriptedCode), "FINAL_VAR(total)"}
+	if strings.Contains(question, "spell") {
+		steps = append([]string{rlmtest.Code("print(spells_so_far)")}, steps...)
+	}
+	return replyStep(messages, steps...)
+}
+
+// replyStep returns the step of a controller's script that its next reply
+// is, from the conversation so far: steps[k] for its k-th reply, and the
+// last step from then on.
+func replyStep(messages []rlm.Message, steps ...string) string {
 	replies := 0
 	for _, m := range messages {
 		if m.Role == rlm.RoleAssistant {
 			replies++
 		}
-	}
-	question := messages[1].Content // the first user message states the question
-	steps := []string{rlmtest.Code(scriptedCode), "FINAL_VAR(total)"}
-	if strings.Contains(question, "spell") {
-		steps = append([]string{rlmtest.Code("print(spells_so_far)")}, steps...)
 	}
 	return steps[min(replies, len(steps)-1)]
 }

@@ -93,7 +93,7 @@ func loadModels(ctx context.Context, s settings, files modelFiles, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	m := &models{}
+	m := &models{extra: map[string]*local.LM{}}
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -149,9 +149,6 @@ func loadModels(ctx context.Context, s settings, files modelFiles, log *slog.Log
 		lm, err := m.start(model, workerOptions...)
 		if err != nil {
 			return nil, fmt.Errorf("worker %s: %w", w.Name, err)
-		}
-		if m.extra == nil {
-			m.extra = map[string]*local.LM{}
 		}
 		m.extra[w.Name] = lm
 	}
